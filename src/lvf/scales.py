@@ -1,0 +1,70 @@
+"""Compute scales: one switch that sizes every experiment in the book.
+
+The book runs at three scales, chosen with the environment variable ``LVF_SCALE``:
+
+``"tiny"``
+    Seconds per chapter. Used by the test-suite and CI smoke runs; numbers are not meaningful.
+``"book"`` (default)
+    Minutes per chapter on a laptop CPU. What the published book is built with.
+``"paper"``
+    The paper's settings (e.g. 500 epochs, full datasets). Needs a GPU and hours.
+
+A chapter states its sizes once, for all three scales::
+
+    cfg = lvf.pick(tiny=dict(epochs=1), book=dict(epochs=20), paper=dict(epochs=500))
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TypeVar
+
+__all__ = ["SCALES", "current_scale", "pick"]
+
+SCALES: tuple[str, ...] = ("tiny", "book", "paper")
+"""The valid values of ``LVF_SCALE``, smallest first."""
+
+_DEFAULT = "book"
+
+T = TypeVar("T")
+
+
+def current_scale() -> str:
+    """Return the scale selected by the environment variable ``LVF_SCALE``.
+
+    Returns
+    -------
+    str
+        One of :data:`SCALES`; ``"book"`` when ``LVF_SCALE`` is unset or empty.
+
+    Raises
+    ------
+    ValueError
+        If ``LVF_SCALE`` holds anything else.
+    """
+    value = os.environ.get("LVF_SCALE", "").strip().lower() or _DEFAULT
+    if value not in SCALES:
+        raise ValueError(
+            f"LVF_SCALE={os.environ.get('LVF_SCALE')!r} is not a valid scale; "
+            f"set it to one of {', '.join(SCALES)} (or unset it for {_DEFAULT!r})."
+        )
+    return value
+
+
+def pick(*, tiny: T, book: T, paper: T) -> T:
+    """Return the argument that belongs to the current scale.
+
+    Parameters
+    ----------
+    tiny, book, paper
+        The value to use at each scale (any object, typically a ``dict`` of settings).
+
+    Returns
+    -------
+    The value passed for :func:`current_scale`.
+
+    Examples
+    --------
+    >>> n_train = pick(tiny=512, book=10_000, paper=None)  # doctest: +SKIP
+    """
+    return {"tiny": tiny, "book": book, "paper": paper}[current_scale()]
