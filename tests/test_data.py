@@ -280,6 +280,16 @@ def test_corrupt_decoded_cache_is_rebuilt(mnist_env):
     assert load_mnist("test", n=3)[0].shape == (3, 1, 32, 32)  # the rewritten cache reads back
 
 
+def test_truncated_decompressed_copy_is_rebuilt(mnist_env):
+    _, cache = mnist_env
+    load_mnist("test", n=3)
+    (cache / "data" / "mnist-test.pt").unlink()
+    labels = cache / "data" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(labels.read_bytes()[:100])  # an interrupted gunzip
+    x, y = load_mnist("test")
+    assert y[0].item() == 7 and len(y) == 10_000 and labels.stat().st_size == 10_008
+
+
 def test_bad_arguments(mnist_env):
     with pytest.raises(ValueError, match="mnist"):
         load("imagenet")

@@ -100,29 +100,29 @@ def _read_torchvision(class_name: str, split: str) -> tuple[Tensor, Tensor]:
     for folder in data_dirs():
         raw = folder / class_name / "raw"
         status, reason = _raw_status(raw, cls.resources)
-        if status == "decoded":
-            ds = cls(root=str(folder), train=train, download=False)  # reads only
-        elif status == "gz":
-            if not _is_inside(folder, scratch):
-                # never write into a shared (possibly read-only) data folder: work on a copy
-                dst = scratch / class_name / "raw"
-                for name, md5 in cls.resources:
-                    if _raw_status(dst, [(name, md5)])[0] != "gz":
-                        atomic_write(dst / name, partial(_copy_into, raw / name))
-                folder = scratch
-            # the .gz files are present and md5-valid: torchvision only gunzips them
-            ds = cls(root=str(folder), train=train, download=True)
-        else:
+        if status == "missing":
             searched.append(f"{raw} ({reason})")
             continue
-        return ds.data.unsqueeze(1).contiguous(), ds.targets.to(torch.int64)
+        try:
+            if status == "decoded":
+                ds = cls(root=str(folder), train=train, download=False)  # reads only
+            else:
+                if not _is_inside(folder, scratch):
+                    # never write into a shared (possibly read-only) folder: work on a copy
+                    _copy_raw(raw, scratch / class_name / "raw", cls.resources)
+                    folder = scratch
+                # the .gz files are present and md5-valid: torchvision only gunzips them
+                ds = cls(root=str(folder), train=train, download=True)
+            return _checked(ds.data, ds.targets)
+        except Exception as err:
+            searched.append(f"{raw} (unreadable: {type(err).__name__}: {err})")
 
     if os.environ.get("LVF_OFFLINE", "") not in ("", "0"):
         searched.append(f"download skipped because LVF_OFFLINE={os.environ['LVF_OFFLINE']}")
     else:
         try:
             ds = cls(root=str(scratch), train=train, download=True)
-            return ds.data.unsqueeze(1).contiguous(), ds.targets.to(torch.int64)
+            return _checked(ds.data, ds.targets)
         except Exception as err:  # no network, server down, ...
             searched.append(f"download into {scratch / class_name / 'raw'} failed: {err}")
     files = ", ".join(name for name, _ in cls.resources)
@@ -133,6 +133,25 @@ def _read_torchvision(class_name: str, split: str) -> tuple[Tensor, Tensor]:
         "(e.g. LVF_DATA=/path/to/shared/data), or allow the download by giving network access "
         "and unsetting LVF_OFFLINE."
     )
+
+
+def _checked(images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    if images.dtype != torch.uint8 or images.ndim != 3 or labels.shape != images.shape[:1]:
+        raise ValueError(
+            f"decoded arrays look wrong: images {tuple(images.shape)} {images.dtype}, "
+            f"labels {tuple(labels.shape)}"
+        )
+    return images.unsqueeze(1).contiguous(), labels.to(torch.int64)
+
+
+def _copy_raw(src: Path, dst: Path, resources: list[tuple[str, str]]) -> None:
+    """Copy md5-valid ``.gz`` files into ``dst`` and drop stale decompressed files there."""
+    from torchvision.datasets.utils import check_integrity
+
+    for name, md5 in resources:
+        if not check_integrity(str(dst / name), md5):
+            atomic_write(dst / name, partial(_copy_into, src / name))
+        (dst / Path(name).stem).unlink(missing_ok=True)  # torchvision gunzips afresh
 
 
 def _copy_into(src: Path, f) -> None:

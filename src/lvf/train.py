@@ -27,6 +27,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from lvf import data as _data
 from lvf.models import MODELS, build_model
@@ -279,10 +280,13 @@ def fit(
     gen = torch.Generator().manual_seed(seed)
     history: dict[str, list[float]] = {"loss": [], "lr": [], "time": []}
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", leave=False,
-               disable=not _progress_enabled(progress))  # fmt: skip
+    bar = tqdm(
+        range(1, epochs + 1),
+        desc="training",
+        unit="epoch",
+        leave=False,
+        disable=not _progress_enabled(progress),
+    )
     model.train()
     for epoch in bar:
         start = time.perf_counter()
