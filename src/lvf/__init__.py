@@ -23,7 +23,18 @@ from lvf.scales import current_scale, pick
 __version__ = "0.1.0"
 
 # Submodules load on first use (``lvf.data`` pulls in torchvision, ``lvf.train`` tqdm).
-_SUBMODULES = ("data", "field", "jacobian", "models", "paths", "report", "scales", "train")
+_SUBMODULES = (
+    "data",
+    "field",
+    "jacobian",
+    "metrics",
+    "models",
+    "ood",
+    "paths",
+    "report",
+    "scales",
+    "train",
+)
 
 
 def __getattr__(name: str):
