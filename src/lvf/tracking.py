@@ -1,0 +1,139 @@
+"""Following iterates: norms along a fixed number of iterations, and trajectory scores.
+
+Two measurements of the paper on iterated latent maps that do not fit the early-exit
+:func:`lvf.iterate`:
+
+* :func:`track_norms` — App. B.8 and Fig. 12 run every start for a fixed number of
+  iterations (300 in B.8) and plot, per iteration, the latent residual norm
+  ``‖z_{t+1} − z_t‖``, the embedding norm ``‖z_t‖`` and the output-space residual
+  ``‖D(z_{t+1}) − D(z_t)‖``.
+* :func:`trajectory_scores` — the OOD score of Sec. 4.2 (:func:`lvf.ood.trajectory_score`)
+  for many inputs without holding every trajectory in memory: trajectories are computed and
+  scored a chunk of starts at a time.
+
+Token conventions: for latents ``(N, T, d)`` (token sequences) norms are taken per token over
+``d`` and averaged over tokens; for feature maps ``(N, C, H, W)`` per position over the ``C``
+channels and averaged over positions (the "mean embedding norm" of App. B.8); for vectors
+``(N, k)`` they are plain vector norms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from lvf.iterate import iterate
+
+__all__ = ["NormTrace", "embedding_norm", "track_norms", "trajectory_scores"]
+
+
+def embedding_norm(z: Tensor) -> Tensor:
+    """Mean per-token norm of each latent, ``(N,)`` (see the module's conventions)."""
+    if z.ndim == 2:
+        return z.norm(dim=1)
+    if z.ndim == 3:
+        return z.norm(dim=2).mean(dim=1)
+    if z.ndim == 4:
+        return z.norm(dim=1).flatten(1).mean(dim=1)
+    raise ValueError(f"latents must be (N, k), (N, T, d) or (N, C, H, W); got {tuple(z.shape)}")
+
+
+@dataclass
+class NormTrace:
+    """Norms along ``T`` iterations of ``N`` starts (float64, CPU).
+
+    Attributes
+    ----------
+    latent_residual
+        ``(N, T)``: embedding-norm convention applied to ``z_{t+1} − z_t``, for ``t = 0..T-1``.
+    embedding
+        ``(N, T + 1)``: :func:`embedding_norm` of ``z_0, …, z_T``.
+    output_residual
+        ``(N, T)``: RMS over pixels of ``D(z_{t+1}) − D(z_t)``, when a decoder was given.
+    """
+
+    latent_residual: Tensor
+    embedding: Tensor
+    output_residual: Tensor | None = None
+
+
+def track_norms(
+    f: Callable[[Tensor], Tensor],
+    z0: Tensor,
+    steps: int,
+    *,
+    decode: Callable[[Tensor], Tensor] | None = None,
+    batch_size: int = 256,
+) -> NormTrace:
+    """Iterate ``f`` exactly ``steps`` times from every start and record the norms.
+
+    Parameters
+    ----------
+    f
+        The latent map ``(B, *S) -> (B, *S)``.
+    z0
+        ``(N, *S)`` starts.
+    steps
+        Number of iterations (no early exit).
+    decode
+        Optional decoder for the output-space residual (one extra decode per step).
+    batch_size
+        Starts iterated together.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    n = z0.shape[0]
+    lat = torch.empty(n, steps, dtype=torch.float64)
+    emb = torch.empty(n, steps + 1, dtype=torch.float64)
+    out = torch.empty(n, steps, dtype=torch.float64) if decode is not None else None
+    with torch.no_grad():
+        for s in range(0, n, batch_size):
+            z = z0[s : s + batch_size]
+            sl = slice(s, s + z.shape[0])
+            emb[sl, 0] = embedding_norm(z.float()).double().cpu()
+            x = decode(z) if decode is not None else None
+            for t in range(steps):
+                z_new = f(z)
+                lat[sl, t] = embedding_norm((z_new - z).float()).double().cpu()
+                emb[sl, t + 1] = embedding_norm(z_new.float()).double().cpu()
+                if decode is not None:
+                    x_new = decode(z_new)
+                    rms = (x_new - x).float().flatten(1).square().mean(dim=1).sqrt()
+                    out[sl, t] = rms.double().cpu()
+                    x = x_new
+                z = z_new
+    return NormTrace(latent_residual=lat, embedding=emb, output_residual=out)
+
+
+def trajectory_scores(
+    f: Callable[[Tensor], Tensor],
+    z0: Tensor,
+    attractors: Tensor,
+    *,
+    tol: float = 1e-5,
+    max_steps: int = 500,
+    chunk: int = 256,
+) -> tuple[Tensor, Tensor]:
+    """Trajectory OOD scores of many starts, a chunk at a time.
+
+    For each start, iterate ``f`` until ``‖z_{t+1} − z_t‖² < tol`` or ``max_steps`` (as
+    :func:`lvf.iterate`), and average the Euclidean distance of every point of the
+    trajectory ``z_0, z_1, …, z_final`` to its nearest attractor (paper Sec. 3.4;
+    :func:`lvf.ood.trajectory_score` on the recorded trajectory).
+
+    Returns
+    -------
+    (scores, steps)
+        ``(N,)`` float64 scores and ``(N,)`` int64 numbers of iterations, CPU.
+    """
+    from lvf.ood import trajectory_score
+
+    scores, steps = [], []
+    for s in range(0, z0.shape[0], chunk):
+        res = iterate(f, z0[s : s + chunk], tol=tol, max_steps=max_steps, record="trajectory")
+        scores.append(trajectory_score(res.trajectory, attractors))
+        steps.append(res.steps.cpu())
+    return torch.cat(scores), torch.cat(steps)
