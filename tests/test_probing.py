@@ -39,3 +39,65 @@ def test_sparse_code_errors_with_an_orthonormal_basis_and_identity_decoder():
     # a post-processing step is applied before comparing
     shifted = sparse_code_errors(basis, x, x + 1, lambda z: z, [8], postprocess=lambda y: y + 1)
     assert torch.allclose(shifted, torch.zeros(1, 6, dtype=torch.float64), atol=1e-12)
+
+
+def test_probe_runs_the_protocol_on_a_spatial_autoencoder():
+    from lvf.probing import probe
+    from lvf.spatial import SpatialConvAE
+
+    torch.manual_seed(0)
+    model = SpatialConvAE(in_channels=3, latent_channels=2, width=4, image_size=8).eval()
+    starts = orthogonal_starts((2, 2, 2), seed=0)
+    data = {"a": torch.rand(5, 3, 8, 8), "b": torch.rand(3, 3, 8, 8)}
+    out = probe(model.encode, model.decode, starts, data, [1, 4, 8], max_steps=20, batch_size=2)
+    assert out.attractors.shape == starts.shape and out.levels == [1, 4, 8]
+    assert set(out.errors) == {"a", "b"} and out.latents["a"].shape == (5, 2, 2, 2)
+    for name, n in (("a", 5), ("b", 3)):
+        for label in ("orthogonal", "attractors"):
+            assert out.errors[name][label].shape == (3, n)
+    # with all 8 atoms the orthogonal basis codes the latent exactly: error = reconstruction
+    with torch.no_grad():
+        recon = ((model(data["a"]) - data["a"]) ** 2).flatten(1).mean(dim=1).double()
+    assert torch.allclose(out.errors["a"]["orthogonal"][-1], recon, atol=1e-5)
+    means = out.mean_errors()
+    assert len(means["b"]["attractors"]) == 3
+
+
+def test_probe_through_a_diffusers_adapter():
+    import os
+
+    import pytest
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    diffusers = pytest.importorskip("diffusers")
+    from lvf.adapters import autoencoder_kl
+    from lvf.probing import probe
+
+    torch.manual_seed(0)
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        vae = diffusers.AutoencoderKL(
+            down_block_types=("DownEncoderBlock2D",) * 2,
+            up_block_types=("UpDecoderBlock2D",) * 2,
+            block_out_channels=(8, 16),
+            latent_channels=4,
+            norm_num_groups=4,
+            sample_size=8,
+        )
+        ad = autoencoder_kl(vae)
+        starts = orthogonal_starts((4, 4, 4), n=8, std=1 / ad.latent_scale, seed=0)
+        out = probe(
+            ad.encode,
+            ad.decode,
+            starts,
+            {"x": torch.rand(3, 3, 8, 8)},
+            [2, 8],
+            preprocess=ad.preprocess,
+            postprocess=ad.postprocess,
+            max_steps=3,
+        )
+        assert out.errors["x"]["attractors"].shape == (2, 3)
+        assert torch.isfinite(out.errors["x"]["orthogonal"]).all()
+    finally:
+        torch.set_num_threads(n)

@@ -56,6 +56,7 @@ __all__ = [
     "causal_lm",
     "hub_reachable",
     "load",
+    "notice",
     "rae",
     "vit_mae",
 ]
@@ -529,3 +530,24 @@ def load(name: str, kind: str | None = None, **kwargs: Any) -> Adapter:
     if kind not in _ADAPTERS:
         raise ValueError(f"unknown adapter kind {kind!r}; use one of {', '.join(_ADAPTERS)}")
     return _ADAPTERS[kind](name, **kwargs)
+
+
+def notice(title: str, body: str, *, command: str | None = None, kind: str = "warning"):
+    """A visible box for a chapter (an IPython HTML display object, styled as a Sphinx
+    admonition), e.g. to say that pretrained weights are missing and how to get them.
+
+    ``body`` is plain text (escaped; blank lines separate paragraphs); ``command`` is shown
+    as a code block.
+    """
+    import html
+
+    from IPython.display import HTML
+
+    paras = "".join(
+        f"<p>{html.escape(p.strip())}</p>" for p in body.strip().split("\n\n") if p.strip()
+    )
+    code = f"<pre>{html.escape(command)}</pre>" if command else ""
+    return HTML(
+        f'<div class="admonition {html.escape(kind)}">'
+        f'<p class="admonition-title">{html.escape(title)}</p>{paras}{code}</div>'
+    )

@@ -11,19 +11,29 @@ actually uses — information read from the weights alone, without data.
 * :func:`attractor_dictionary` — ``Z* = f^∞(Z_0)`` (tol 1e-5, 500 steps for foundation models).
 * :func:`sparse_code_errors` — per-sample pixel MSE of the decoded OMP reconstructions at
   several numbers of atoms.
+* :func:`probe` — the whole protocol for one model and several datasets, the same code for the
+  book's own autoencoder and for a pretrained one (:mod:`lvf.adapters`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from lvf.iterate import IterationResult, iterate
+from lvf.latent_map import LatentMap
 from lvf.omp import omp, random_orthogonal_basis
 
-__all__ = ["attractor_dictionary", "orthogonal_starts", "sparse_code_errors"]
+__all__ = [
+    "ProbeResult",
+    "attractor_dictionary",
+    "orthogonal_starts",
+    "probe",
+    "sparse_code_errors",
+]
 
 
 def orthogonal_starts(
@@ -126,4 +136,88 @@ def sparse_code_errors(
                     y = postprocess(y)
                 err = (y.float() - x.float()).square().flatten(1).mean(dim=1)
                 out[i, s : s + z.shape[0]] = err.double().cpu()
+    return out
+
+
+@dataclass
+class ProbeResult:
+    """What :func:`probe` found.
+
+    Attributes
+    ----------
+    starts
+        ``(n, *S)`` the orthogonal starts (the baseline dictionary).
+    attractors
+        ``(n, *S)`` the final iterates from them (the attractor dictionary).
+    iteration
+        The :class:`lvf.IterationResult` of the starts.
+    levels
+        Numbers of atoms.
+    errors
+        ``{dataset: {"orthogonal": (L, N), "attractors": (L, N)}}`` per-sample pixel MSE.
+    latents
+        ``{dataset: (N, *S)}`` the encoded test images.
+    """
+
+    starts: Tensor
+    attractors: Tensor
+    iteration: IterationResult
+    levels: list[int]
+    errors: dict[str, dict[str, Tensor]] = field(default_factory=dict)
+    latents: dict[str, Tensor] = field(default_factory=dict)
+
+    def mean_errors(self) -> dict[str, dict[str, list[float]]]:
+        """``{dataset: {dictionary: [mean MSE per level]}}``."""
+        return {
+            name: {d: e.mean(dim=1).tolist() for d, e in per.items()}
+            for name, per in self.errors.items()
+        }
+
+
+def probe(
+    encode: Callable[[Tensor], Tensor],
+    decode: Callable[[Tensor], Tensor],
+    starts: Tensor,
+    datasets: Mapping[str, Tensor],
+    levels: Sequence[int],
+    *,
+    preprocess: Callable[[Tensor], Tensor] | None = None,
+    postprocess: Callable[[Tensor], Tensor] | None = None,
+    tol: float = 1e-5,
+    max_steps: int = 500,
+    batch_size: int = 256,
+) -> ProbeResult:
+    """Data-free weight probing (Sec. 4.1) of the autoencoder ``(encode, decode)``.
+
+    1. Iterate ``f = encode ∘ decode`` from the ``starts`` (e.g. :func:`orthogonal_starts`)
+       to attractors (``tol``, ``max_steps``: the paper's 1e-5 and 500).
+    2. For every dataset, encode its images (``[0, 1]``, ``(N, C, H, W)``; ``preprocess``
+       maps them to the model's input range), code the latents with OMP over the starts and
+       over the attractors at each number of atoms in ``levels``, decode (``postprocess``
+       maps outputs back to ``[0, 1]``), and measure the pixel MSE against the images.
+
+    Works on any device: the images are moved to the device of ``starts``.
+    """
+    f = LatentMap(encode, decode)
+    atoms, res = attractor_dictionary(f, starts, tol=tol, max_steps=max_steps)
+    ortho = starts.reshape(starts.shape[0], -1)
+    out = ProbeResult(
+        starts=starts, attractors=res.final, iteration=res, levels=[int(k) for k in levels]
+    )
+    for name, images in datasets.items():
+        x = images.to(starts.device)
+        with torch.no_grad():
+            z = torch.cat(
+                [
+                    encode(preprocess(b) if preprocess else b).to(starts.dtype)
+                    for b in x.split(batch_size)
+                ]
+            )
+        out.latents[name] = z
+        out.errors[name] = {
+            label: sparse_code_errors(
+                d, z, x, decode, levels, batch_size=batch_size, postprocess=postprocess
+            )
+            for label, d in (("orthogonal", ortho), ("attractors", atoms))
+        }
     return out
