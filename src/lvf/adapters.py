@@ -536,15 +536,17 @@ def notice(title: str, body: str, *, command: str | None = None, kind: str = "wa
     """A visible box for a chapter (an IPython HTML display object, styled as a Sphinx
     admonition), e.g. to say that pretrained weights are missing and how to get them.
 
-    ``body`` is plain text (escaped; blank lines separate paragraphs); ``command`` is shown
-    as a code block.
+    ``body`` is plain text (escaped; blank lines separate paragraphs, line breaks are kept);
+    ``command`` is shown as a code block.
     """
     import html
 
     from IPython.display import HTML
 
     paras = "".join(
-        f"<p>{html.escape(p.strip())}</p>" for p in body.strip().split("\n\n") if p.strip()
+        "<p>" + "<br>".join(html.escape(line) for line in p.strip().splitlines()) + "</p>"
+        for p in body.strip().split("\n\n")
+        if p.strip()
     )
     code = f"<pre>{html.escape(command)}</pre>" if command else ""
     return HTML(
