@@ -33,6 +33,12 @@ def test_track_norms_of_a_linear_contraction():
     rms = 2 * (1 - a) * a ** t[:-1] * z0.square().mean(dim=1, keepdim=True).sqrt()
     assert torch.allclose(tr.output_residual, rms)
     assert track_norms(lambda z: z, z0, 2).output_residual is None
+    summ = tr.summary()
+    assert summ["late_growth"] == pytest.approx(a**3)  # 6 steps: end over step 3
+    assert tr.contractive()
+    growing = track_norms(lambda z: z + 1.0, z0, 10)  # linear growth, constant residual
+    assert not growing.contractive()
+    assert growing.summary()["late_growth"] > 1.5
 
 
 def test_trajectory_scores_equal_the_recorded_score():

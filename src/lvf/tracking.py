@@ -59,6 +59,23 @@ class NormTrace:
     embedding: Tensor
     output_residual: Tensor | None = None
 
+    def summary(self) -> dict[str, float]:
+        """Medians over starts: ``residual_first`` and ``residual_last`` (latent residual at
+        the first and last step) and ``late_growth``, the embedding norm at the end over the
+        one halfway (1 for a bounded iteration, about 2 for one growing linearly)."""
+        t = self.embedding.shape[1] - 1
+        return {
+            "residual_first": float(self.latent_residual[:, 0].median()),
+            "residual_last": float(self.latent_residual[:, -1].median()),
+            "late_growth": float((self.embedding[:, t] / self.embedding[:, t // 2]).median()),
+        }
+
+    def contractive(self, max_growth: float = 1.1) -> bool:
+        """The residual shrank (last step below the first) and the embedding norm stopped
+        growing (``late_growth < max_growth``): the paper's "contractive, non-divergent"."""
+        s = self.summary()
+        return s["residual_last"] < s["residual_first"] and s["late_growth"] < max_growth
+
 
 def track_norms(
     f: Callable[[Tensor], Tensor],
