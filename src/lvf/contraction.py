@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,7 +174,34 @@ def _classifier_head(model: nn.Module) -> nn.Linear:
     return heads[-1]
 
 
-_BACKBONE_CACHE_VERSION = 1
+_BACKBONE_CACHE_VERSION = 2
+
+
+def _measure(model: nn.Module, head: nn.Module, inputs, batch_norms: list[nn.Module]) -> dict:
+    """Centred and pooled spread ratios of ``model`` on ``inputs()``, in eval mode except for
+    ``batch_norms``, which use batch statistics; buffers are restored afterwards."""
+    buffers = {k: v.clone() for k, v in model.named_buffers()}
+    model.eval()
+    for m in batch_norms:
+        m.train()
+    acc_in, acc_out, acc_feat = (SpreadAccumulator() for _ in range(3))
+    hook = head.register_forward_hook(lambda m, i, o: acc_feat.add(i[0]))
+    start = time.perf_counter()
+    try:
+        with torch.no_grad():
+            for x in inputs():
+                acc_out.add(model(x))
+                acc_in.add(x)
+    finally:
+        hook.remove()
+        model.eval()
+        model.load_state_dict(buffers, strict=False)
+    return dict(
+        ratio=acc_out.centred() / acc_in.centred(),
+        ratio_pooled=acc_out.pooled() / acc_in.pooled(),
+        ratio_features=acc_feat.centred() / acc_in.centred(),
+        seconds=time.perf_counter() - start,
+    )
 
 
 def _backbone_row_path(settings: dict) -> Path:
@@ -221,15 +249,18 @@ def backbone_gains(
     n_inputs
         Number of random input images (paper: 1,000).
     modes
-        ``"eval"``: ``model.eval()`` — normalisation layers use their running statistics
-        (at initialisation mean 0, variance 1: the identity), dropout is off. ``"train"``:
-        ``model.train()``, the state torchvision returns — batch normalisation uses the
-        statistics of each batch of ``batch_size`` inputs, dropout and stochastic depth are on
-        (seeded by ``seed``). The running statistics are restored after a ``"train"`` pass.
+        ``"eval"``: ``model.eval()``; batch normalisation uses its running statistics (at
+        initialisation mean 0 and variance 1, so a fresh batch-norm layer is the identity).
+        ``"batch"``: as ``"eval"`` except that batch normalisation uses the statistics of each
+        batch of ``batch_size`` inputs, as in training. Dropout and stochastic depth are off in
+        both modes (their noise would count as output spread), so the network is a
+        deterministic function of the batch. For a network without batch normalisation both
+        modes are the same function; the ``"batch"`` row then repeats the ``"eval"`` result
+        (``same_as_eval=True``). The running statistics are restored after a ``"batch"`` pass.
     image_size
         Side of the square input images (224 for ImageNet models; ``vit_b_16`` needs 224).
     batch_size
-        Inputs per forward pass (also the batch of batch-norm statistics in ``"train"`` mode).
+        Inputs per forward pass (also the batch of batch-norm statistics in ``"batch"`` mode).
     input_seed
         Seed of the inputs; the same inputs are used for every network.
     device
@@ -251,16 +282,14 @@ def backbone_gains(
         features entering the classification head: the input of the last ``nn.Linear``),
         ``head_zero`` (the head's weights are all zero, as torchvision initialises
         ``vit_b_16``: the logits are then constant), ``params``, ``seconds`` (wall-clock time
-        of the forward passes) and ``cached``.
+        of the forward passes), ``same_as_eval`` and ``cached``.
     """
-    import time
-
     import torchvision.models as tvm
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     for mode in modes:
-        if mode not in ("eval", "train"):
-            raise ValueError(f"mode must be 'eval' or 'train', got {mode!r}")
+        if mode not in ("eval", "batch"):
+            raise ValueError(f"mode must be 'eval' or 'batch', got {mode!r}")
     if n_inputs < 2:
         raise ValueError(f"n_inputs must be at least 2, got {n_inputs}")
     shape = (3, image_size, image_size)
@@ -314,35 +343,31 @@ def backbone_gains(
             head = _classifier_head(model)
             head_zero = bool((head.weight == 0).all())
             params = sum(p.numel() for p in model.parameters())
+            norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+            measured: dict[str, dict] = {}
             for index, mode, path in todo:
-                buffers = {k: v.clone() for k, v in model.named_buffers()}
-                model.train(mode == "train")
-                acc_in, acc_out, acc_feat = (SpreadAccumulator() for _ in range(3))
-                hook = head.register_forward_hook(lambda m, i, o, acc=acc_feat: acc.add(i[0]))
-                start = time.perf_counter()
-                with torch.random.fork_rng(devices=[]), torch.no_grad():
-                    torch.manual_seed(seed)  # dropout / stochastic depth in train mode
-                    for x in inputs():
-                        acc_out.add(model(x))
-                        acc_in.add(x)
-                seconds = time.perf_counter() - start
-                hook.remove()
-                model.load_state_dict(buffers, strict=False)
+                same = mode == "batch" and not norms
+                if same and "eval" not in measured:
+                    measured["eval"] = _measure(model, head, inputs, [])
+                if not same:
+                    measured[mode] = _measure(model, head, inputs, norms if mode == "batch" else [])
                 row = dict(
                     settings(name, seed, mode),
-                    ratio=acc_out.centred() / acc_in.centred(),
-                    ratio_pooled=acc_out.pooled() / acc_in.pooled(),
-                    ratio_features=acc_feat.centred() / acc_in.centred(),
+                    **measured["eval" if same else mode],
                     head_zero=head_zero,
                     params=params,
-                    seconds=seconds,
+                    same_as_eval=same,
                 )
+                if same:
+                    row["seconds"] = 0.0
                 if cache:
                     text = json.dumps(row, indent=1)
                     atomic_write(path, lambda f, text=text: f.write(text.encode("utf-8")))
                 rows[index] = dict(row, cached=False)
                 if progress is not None:
-                    progress(f"{name} seed {seed} {mode}: {row['ratio']:.3g} ({seconds:.1f} s)")
+                    progress(
+                        f"{name} seed {seed} {mode}: {row['ratio']:.3g} ({row['seconds']:.1f} s)"
+                    )
             del model
     return rows
 
