@@ -98,9 +98,10 @@ def sparse_code_errors(
     """Pixel MSE of decoded OMP reconstructions, per number of atoms and per sample.
 
     Each latent is coded over ``dictionary`` with :func:`lvf.omp.omp` at every level of
-    ``levels`` (one pass; in float64 for float64 latents, else float32), the codes are
-    decoded with ``decode`` (optionally followed by ``postprocess``, e.g. to map ``[-1, 1]``
-    outputs to ``[0, 1]``), and compared with the images.
+    ``levels`` (one pass, in float64: attractor dictionaries are highly coherent and float32
+    OMP loses accuracy on them at large numbers of atoms), the codes are decoded with
+    ``decode`` (optionally followed by ``postprocess``, e.g. to map ``[-1, 1]`` outputs to
+    ``[0, 1]``), and compared with the images.
 
     Parameters
     ----------
@@ -122,7 +123,7 @@ def sparse_code_errors(
     """
     shape = latents.shape[1:]
     flat = latents.reshape(latents.shape[0], -1)
-    work = torch.float64 if latents.dtype == torch.float64 else torch.float32
+    work = torch.float64  # attractor dictionaries are coherent: float32 OMP loses accuracy
     d = dictionary.to(device=flat.device, dtype=work)
     out = torch.empty(len(levels), flat.shape[0], dtype=torch.float64)
     for s in range(0, flat.shape[0], batch_size):
