@@ -89,6 +89,24 @@ def test_coherent_dictionary_matches_sklearn():
     assert np.abs((x - ours @ d).numpy() - (x.numpy() - ref @ d.numpy())).max() < 1e-5
 
 
+def test_numerically_dependent_atoms_stop_cleanly():
+    """Near-duplicate atoms (as attractor dictionaries have): OMP stops adding atoms once the
+    next one is numerically in the span of the chosen ones; errors never grow with K."""
+    g = torch.Generator().manual_seed(9)
+    base = _unit_rows(torch.randn(10, 20, generator=g, dtype=F64))
+    d = torch.cat([base, base + 1e-10 * torch.randn(10, 20, generator=g, dtype=F64), base])
+    x = torch.randn(6, 20, generator=g, dtype=F64)
+    levels = [3, 10, 20, 30]
+    coef, support = omp(d, x, levels, return_support=True)
+    assert ((support >= 0).sum(dim=1) <= 10).all()
+    err = (x - coef @ d).norm(dim=2)  # (levels, n)
+    assert (err[1:] <= err[:-1] + 1e-12).all()
+    # with 10 independent directions in 20 dimensions the error at K >= 10 is the distance
+    # to their span
+    proj = x @ torch.linalg.pinv(base) @ base
+    assert torch.allclose(err[-1], (x - proj).norm(dim=1), atol=1e-8)
+
+
 def test_unnormalised_atoms_give_coefficients_of_the_atoms_as_given():
     g = torch.Generator().manual_seed(5)
     d = _unit_rows(torch.randn(60, 20, generator=g, dtype=F64))
