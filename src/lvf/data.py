@@ -680,7 +680,6 @@ def train_test(
     if spec.gray:
         desc += " in gray levels"
     avail_train, avail_test = _sizes(dataset)
-    extra = ""
     if (
         dataset == "fashion-mnist"
         and src.kind == "subset"
@@ -688,16 +687,19 @@ def train_test(
     ):
         dataset = "fashion-mnist-2k"
         avail_train, avail_test = _sizes(dataset)
-        extra = (
-            f" The subset has only {src.n_train} training images, so the model is trained on "
-            f"official test images 0–{avail_train - 1:,} and evaluated on the disjoint test "
-            f"images {avail_train:,}–{avail_train + avail_test - 1:,}."
+    extra = ""
+    if _spec(dataset).resplit is not None:
+        where = (
+            f"official test images: 0–{avail_train - 1:,} for training and the disjoint "
+            f"{avail_train:,}–{avail_train + avail_test - 1:,} for evaluation"
         )
-    if _spec(dataset).resplit is not None and not extra:
-        extra = (
-            f" Both sets come from the official test images: training from 0–{avail_train - 1:,}, "
-            f"evaluation on {avail_train:,}–{avail_train + avail_test - 1:,}."
-        )
+        if src.kind == "subset":
+            extra = (
+                f" The subset has only {src.n_train} training images, so both sets come from "
+                f"the {where}."
+            )
+        else:
+            extra = f" Both sets come from the {where}."
     parts = []
     for what, asked, avail in (("training", n_train, avail_train), ("test", n_test, avail_test)):
         if asked is not None and (isinstance(asked, bool) or not isinstance(asked, int)):
