@@ -119,7 +119,7 @@ def find_attractors(
     x = points.reshape(points.shape[0], -1)
     if not x.is_floating_point():
         x = x.float()
-    if not bool(torch.isfinite(x).all()):
+    if not all(bool(torch.isfinite(x[s : s + 65536]).all()) for s in range(0, len(x), 65536)):
         raise ValueError(
             "points hold NaN or inf; pass only finite iterates, e.g. res.final[~res.diverged]"
         )
@@ -132,17 +132,25 @@ def find_attractors(
             raise ValueError(f"eps must be positive, got {eps}")
         metric, threshold = "euclidean", -float(eps)
 
-    feats = _features(x, metric, zero_tol)
-    n = feats.shape[0]
-    leaders: list[int] = []
-    centers = feats[:0]
+    n = x.shape[0]
     chunk = 16384
+    # Features are made block by block (never a normalised copy of all N points), and each
+    # point's best match among the centers found before its block is kept from the first
+    # pass, so the second pass only compares it with the centers found after.
+    leaders: list[int] = []
+    centers = _features(x[:0], metric, zero_tol)
+    best = torch.full((n,), -torch.inf, dtype=centers.dtype, device=x.device)
+    labels = torch.zeros(n, dtype=torch.long, device=x.device)
+    compared: list[int] = []  # per block: centers it was compared with in the first pass
 
     for s in range(0, n, block_size):
-        block = feats[s : s + block_size]
+        block = _features(x[s : s + block_size], metric, zero_tol)
+        compared.append(centers.shape[0])
         if centers.shape[0]:
-            best, _ = _best(block, centers, metric, chunk)
-            free = torch.nonzero(~(best > threshold)).flatten()
+            best[s : s + block_size], labels[s : s + block_size] = _best(
+                block, centers, metric, chunk
+            )
+            free = torch.nonzero(~(best[s : s + block_size] > threshold)).flatten()
         else:
             free = torch.arange(block.shape[0], device=block.device)
         if free.numel() == 0:
@@ -160,9 +168,16 @@ def find_attractors(
         leaders.extend((new_t + s).tolist())
         centers = torch.cat([centers, block[new_t]])
 
-    labels = torch.empty(n, dtype=torch.long, device=feats.device)
-    for s in range(0, n, block_size):
-        labels[s : s + block_size] = _best(feats[s : s + block_size], centers, metric, chunk)[1]
+    m = centers.shape[0]
+    for b, s in enumerate(range(0, n, block_size)):
+        if compared[b] == m:  # no center was found after this block's first pass
+            continue
+        block = _features(x[s : s + block_size], metric, zero_tol)
+        val, j = _best(block, centers[compared[b] :], metric, chunk)
+        better = val > best[s : s + block_size]  # ties keep the earlier center, like argmax
+        labels[s : s + block_size] = torch.where(
+            better, j + compared[b], labels[s : s + block_size]
+        )
     counts = torch.bincount(labels, minlength=len(leaders))
     lead = torch.as_tensor(leaders, dtype=torch.long, device=points.device)
     return Attractors(centers=points[lead], labels=labels, counts=counts)
