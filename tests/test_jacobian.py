@@ -49,3 +49,18 @@ def test_bad_points():
         spectral_norm(tanh2, torch.zeros(3))
     with pytest.raises(TypeError, match="callable"):
         jacobian(None, torch.zeros(2, 2))
+
+
+def test_spectral_norm_of_a_nearly_constant_map_in_float32():
+    # ‖J‖ = 1e-18: JᵀJv would underflow float32 if the power iteration did not normalise
+    z = torch.randn(3, 4)
+    est = spectral_norm(lambda v: 1e-18 * v, z)
+    torch.testing.assert_close(est, torch.full((3,), 1e-18), rtol=1e-4, atol=0)
+
+
+def test_submodules_are_attributes_of_the_package():
+    import lvf
+
+    assert lvf.jacobian.spectral_norm is spectral_norm
+    with pytest.raises(AttributeError):
+        lvf.no_such_module  # noqa: B018

@@ -22,24 +22,17 @@ from lvf.scales import current_scale, pick
 
 __version__ = "0.1.0"
 
-# Submodules load on first use (``lvf.data`` pulls in torchvision, ``lvf.train`` tqdm).
-_SUBMODULES = (
-    "data",
-    "field",
-    "jacobian",
-    "metrics",
-    "models",
-    "ood",
-    "paths",
-    "report",
-    "scales",
-    "train",
-)
+# Submodules load on first use (``lvf.data`` pulls in torchvision, ``lvf.train`` tqdm):
+# ``lvf.jacobian``, ``lvf.ood``, ``lvf.contraction`` … are all reachable as attributes.
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"lvf.{name}")
+    if not name.startswith("_"):
+        try:
+            return importlib.import_module(f"lvf.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"lvf.{name}":
+                raise
     raise AttributeError(f"module 'lvf' has no attribute {name!r}")
 
 

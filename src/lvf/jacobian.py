@@ -78,15 +78,17 @@ def spectral_norm(
     gen = torch.Generator(device=z.device).manual_seed(seed)
     v = torch.randn(z.shape, generator=gen, device=z.device, dtype=z.dtype)
     v = v / _row_norm(v).view(-1, *([1] * (z.ndim - 1)))
+    tiny = torch.finfo(z.dtype).tiny
+    shape = (-1, *([1] * (z.ndim - 1)))
     with torch.enable_grad():
         _, pullback = vjp(fn, z)
         sigma = torch.zeros(z.shape[0], device=z.device, dtype=z.dtype)
         for _ in range(n_iter):
             _, jv = jvp(fn, (z,), (v,))  # J v
             new_sigma = _row_norm(jv)  # ‖J v‖ for unit v
-            (w,) = pullback(jv)  # Jᵀ J v
-            w_norm = _row_norm(w)
-            v = w / w_norm.clamp_min(torch.finfo(z.dtype).tiny).view(-1, *([1] * (z.ndim - 1)))
+            # normalise before the pullback so tiny Jacobians do not underflow (JᵀJv ~ σ²)
+            (w,) = pullback(jv / new_sigma.clamp_min(tiny).view(shape))  # ∝ Jᵀ J v
+            v = w / _row_norm(w).clamp_min(tiny).view(shape)
             done = bool(((new_sigma - sigma).abs() <= rtol * new_sigma.abs()).all())
             sigma = new_sigma
             if done:
