@@ -41,6 +41,7 @@ class Denoising(torch.nn.Module):
 
 def main() -> None:
     x_train = lvf.data.toy2d("gaussians", 4000, seed=0)
+    torch.set_num_threads(1)  # a small network: one thread is as fast
     torch.manual_seed(0)
     ae = MLPAE(in_dim=2, k=2, hidden=(128, 128), activation="silu")
     lvf.train.fit(
@@ -82,7 +83,7 @@ def main() -> None:
     axes[1].streamplot(
         gx, gy, field.U, field.V, color="white", linewidth=0.6, density=1.4, arrowsize=0.7
     )
-    axes[1].scatter(*z.T, s=1, c="k", alpha=0.2, linewidths=0)
+    axes[1].scatter(*z.T, s=2, c="tab:red", alpha=0.3, linewidths=0)
     axes[1].scatter(*centers.T, marker="*", s=170, c="red", edgecolors="k", zorder=3)
     axes[1].set(aspect="equal", xlim=xlim, ylim=ylim, xticks=[], yticks=[])
     axes[1].set_title("latent space: the field $f(z) - z$ and its attractors")
