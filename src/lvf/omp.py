@@ -7,8 +7,9 @@ module provides both pieces:
 * :func:`omp` — Orthogonal Matching Pursuit (Mallat & Zhang 1993; Pati et al. 1993) for many
   signals at once, in the spirit of the "Batch-OMP" of Rubinstein, Zibulevsky & Elad (2008):
   the Gram matrix ``G = D Dᵀ`` and the correlations ``D x`` are computed once, and each greedy
-  step grows the Cholesky factor of the chosen atoms' Gram block by one row (a triangular
-  solve) instead of solving a fresh least-squares problem. All signals advance together as batched
+  step grows the Cholesky factor of the chosen atoms' Gram block by one row and updates the
+  residual's correlations with all atoms (Gram–Schmidt carried out in correlation space),
+  instead of solving a fresh least-squares problem. All signals advance together as batched
   tensor operations, so it runs unchanged on CPU or GPU. Several sparsity levels can be asked
   for in one call: OMP is greedy, so the support at ``k`` atoms is the first ``k`` atoms of
   the support at ``k' > k`` and one pass gives every level.
@@ -16,9 +17,9 @@ module provides both pieces:
   with the sign correction of Mezzadri 2007), the paper's baseline dictionary.
 
 Cost: for ``n`` signals, ``A`` atoms and ``K`` non-zeros, ``O(A² · dim)`` for the Gram
-matrix, ``O(n · A · K²/2)`` for the correlation updates and ``O(n · K³/3)`` for the
-triangular solves; memory ``O(c · K · A)`` for a chunk of ``c`` signals (chosen from
-``max_memory``).
+matrix, ``O(n · A · K²/2)`` for the correlation updates and ``O(n · K²)`` per requested
+level for the coefficients; memory ``O(c · K · A)`` for a chunk of ``c`` signals (chosen
+from ``max_memory``).
 """
 
 from __future__ import annotations
@@ -109,9 +110,9 @@ def omp(
     signals
         ``(n, dim)`` signals, same device; computed in the signals' floating dtype
         (float32 or float64; lower precisions are computed in float32 and cast back).
-        Use float64 for coherent dictionaries (nearly parallel atoms) at large numbers of
-        atoms: the Cholesky pivots become small and float32 round-off then decides which
-        atoms are taken as linearly dependent.
+        Use float64 for coherent dictionaries (nearly parallel atoms, such as attractor
+        dictionaries) at large numbers of atoms: the Cholesky pivots become small, and
+        float32 round-off, amplified by ``1 / pivot``, then spoils the updates.
     n_nonzero
         Number of atoms per signal, or a sequence of them (one pass computes every level).
     max_memory
@@ -189,24 +190,23 @@ def _omp_chunk(
 ) -> None:
     """Batch-OMP for one chunk of ``c`` signals; writes ``coef_out`` ``(L, c, A)`` in place.
 
-    With ``S`` the chosen atoms and ``G_SS = L Lᵀ`` the Cholesky factorisation of their Gram
-    block, choosing atom ``k`` adds the row ``[w, p]`` to ``L`` with ``L w = G_Sk`` (a
-    triangular solve) and ``p = sqrt(1 - ‖w‖²)``, and the entry ``(d_kᵀx - w·z) / p`` to
-    ``z = L⁻¹ D_S x`` (forward substitution, one row). The coefficients ``γ = L⁻ᵀ z`` (back
-    substitution) give the residual's correlations with every atom afresh,
-    ``α = D x - G_{:,S} γ``, so round-off does not accumulate from step to step. These are
-    the numerics of scikit-learn's Gram variant (``orthogonal_mp_gram``), for all signals at
-    once.
+    Gram–Schmidt in correlation space. With ``q_1, …, q_s`` the orthonormal basis of the
+    chosen atoms (never formed), the code keeps ``P[j] = D q_j`` — the correlations of every
+    atom with ``q_j`` — and the residual's correlations ``α = D r``. Choosing atom ``k``:
+    ``w_j = q_jᵀ d_k = P[j, k]`` (a look-up), pivot ``p = sqrt(1 - ‖w‖²)``,
+    ``P[s] = (G[k] - Σ_j w_j P[j]) / p``, ``ζ = q_sᵀ x = α_k / p`` and ``α ← α - ζ P[s]``.
+    ``[w, p]`` is the new row of the Cholesky factor ``L`` of the chosen atoms' Gram block and
+    ``ζ`` the new entry of ``z = L⁻¹ D_S x``; the coefficients ``γ = L⁻ᵀ z`` are solved only
+    at the requested levels. Per step: ``O(c · s · A)`` work and no ``O(s²)`` solve.
     """
     c, dtype, device = x.shape[0], x.dtype, x.device
     n_atoms = gram.shape[0]
     eps = torch.finfo(dtype).eps
 
-    alpha0 = x @ d_unit.T  # (c, A) correlations of the signals with every atom
-    alpha = alpha0
+    alpha = x @ d_unit.T  # (c, A) correlations of the residual (= the signal) with every atom
     energy = x.square().sum(dim=1)  # ‖x‖²
-    g_sel = torch.empty(c, k_max, n_atoms, dtype=dtype, device=device)  # Gram rows of S
-    chol = torch.zeros(c, k_max, k_max, dtype=dtype, device=device)  # L, lower triangular
+    p_rows = torch.empty(c, k_max, n_atoms, dtype=dtype, device=device)  # P[j] = D q_j
+    chol = torch.zeros(c, k_max, k_max, dtype=dtype, device=device)  # L, lower
     z = torch.zeros(c, k_max, dtype=dtype, device=device)
     idx = torch.zeros(c, k_max, dtype=torch.long, device=device)
     blocked = (~usable).unsqueeze(0).repeat(c, 1)  # atoms a signal may no longer choose
@@ -219,38 +219,34 @@ def _omp_chunk(
         best, k = score.max(dim=1)
         # stop: residual exhausted, or every atom already chosen or unusable
         active &= (best >= 0) & (best.square() > eps * energy)
-        g_row = gram.index_select(0, k)  # (c, A): G[k, :] = G[:, k]
-        a_k = alpha0.gather(1, k.unsqueeze(1)).squeeze(1)
-        if s == 0:
-            pivot = torch.ones(c, dtype=dtype, device=device)
-            z_s = a_k
-        else:
-            g_new = g_row.gather(1, idx[:, :s])  # (c, s) = G[S, k]
-            w = torch.linalg.solve_triangular(
-                chol[:, :s, :s], g_new.unsqueeze(2), upper=False
-            ).squeeze(2)
+        p_new = gram.index_select(0, k)  # (c, A): G[k, :]
+        if s > 0:
+            w = p_rows[:, :s].gather(2, k.view(c, 1, 1).expand(c, s, 1)).squeeze(2)  # (c, s)
             pivot_sq = 1.0 - w.square().sum(dim=1)
             active &= pivot_sq > eps  # k depends linearly on the chosen atoms
             pivot = pivot_sq.clamp_min(eps).sqrt()
+            p_new = torch.baddbmm(p_new.unsqueeze(1), w.unsqueeze(1), p_rows[:, :s], alpha=-1.0)
+            p_new = p_new.squeeze(1)
             chol[:, s, :s] = w * active.unsqueeze(1)
-            z_s = a_k - (w * z[:, :s]).sum(dim=1)
-        # a stopped signal gets the dummy row [0, …, 0, 1] of L and z = 0: its extra
-        # coefficient is exactly zero and the earlier ones do not change
+        else:
+            pivot = torch.ones(c, dtype=dtype, device=device)
+        # a stopped signal gets P[s] = 0, ζ = 0 and the dummy row [0, …, 0, 1] of L: its
+        # extra coefficient is exactly zero and the earlier ones do not change
+        inv_p = torch.where(active, 1.0 / pivot, 0.0)
+        p_new = p_new * inv_p.unsqueeze(1)
+        zeta = alpha.gather(1, k.unsqueeze(1)).squeeze(1) * inv_p
+        alpha = alpha - p_new * zeta.unsqueeze(1)
+        p_rows[:, s] = p_new
         chol[:, s, s] = torch.where(active, pivot, 1.0)
-        z[:, s] = torch.where(active, z_s / pivot, 0.0)
-        g_sel[:, s] = g_row
+        z[:, s] = zeta
         idx[:, s] = k
         support_out[:, s] = torch.where(active, k, -1)
         blocked[ar, k] |= active
 
-        upper = chol[:, : s + 1, : s + 1].transpose(1, 2)
-        gamma = torch.linalg.solve_triangular(upper, z[:, : s + 1, None], upper=True)
-        gamma = gamma.transpose(1, 2)  # (c, 1, s + 1)
-        alpha = torch.baddbmm(alpha0.unsqueeze(1), gamma, g_sel[:, : s + 1], alpha=-1.0)
-        alpha = alpha.squeeze(1)
-
         if s + 1 in want:
-            coef_out[want[s + 1]].scatter_add_(1, idx[:, : s + 1], gamma.squeeze(1))
+            upper = chol[:, : s + 1, : s + 1].transpose(1, 2)
+            gamma = torch.linalg.solve_triangular(upper, z[:, : s + 1, None], upper=True)
+            coef_out[want[s + 1]].scatter_add_(1, idx[:, : s + 1], gamma.squeeze(2))
 
 
 def omp_reconstruct(
