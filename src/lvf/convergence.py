@@ -49,10 +49,11 @@ def refine_fixed_points(
 
     Each step solves ``(J_f(z) - I) δ = -(f(z) - z)`` and moves ``z ← z + δ``; a step that
     does not lower the residual ``‖f(z) - z‖`` is halved (up to 10 times) and a point whose
-    residual cannot be lowered keeps its current value. Newton converges quadratically once
-    close, so a handful of steps takes the output of :func:`lvf.iterate` (which stops when
-    the *step* is short, possibly still far from ``z*`` when ``f`` contracts slowly) to the
-    fixed point within rounding.
+    residual cannot be lowered keeps its current value. Each point stops on its own once its
+    residual is below ``tol``, so the work follows the points still being polished. Newton
+    converges quadratically once close, so a handful of steps takes the output of
+    :func:`lvf.iterate` (which stops when the *step* is short, possibly still far from ``z*``
+    when ``f`` contracts slowly) to the fixed point within rounding.
 
     Uses the full Jacobian (:func:`lvf.jacobian.jacobian`), so it is meant for small latents
     (``D = prod(S)`` up to a few hundred).
@@ -66,8 +67,8 @@ def refine_fixed_points(
     max_steps
         Most Newton steps.
     tol
-        Stop once every residual ``‖f(z) - z‖₂`` is below it; default ``100 ×`` the machine
-        epsilon of ``z``'s dtype times ``1 + ‖z‖``.
+        A point is done once its residual ``‖f(z) - z‖₂`` is below it; default ``100 ×`` the
+        machine epsilon of ``z``'s dtype times ``1 + ‖z‖``.
 
     Returns
     -------
@@ -81,40 +82,44 @@ def refine_fixed_points(
         raise ValueError(f"max_steps must be a non-negative integer, got {max_steps}")
     fn = getattr(f, "raw", f)
     shape = z.shape
-    z = z.detach().clone()
-    eye = torch.eye(math.prod(shape[1:]), dtype=z.dtype, device=z.device)
+    n, d = shape[0], math.prod(shape[1:])
+    z = _flat(z.detach()).clone()
+    eye = torch.eye(d, dtype=z.dtype, device=z.device)
 
     def residual(p: Tensor) -> Tensor:
         with torch.no_grad():
-            return _flat(fn(p.reshape(shape[0], *shape[1:])) - p.reshape(shape))
+            return _flat(fn(p.reshape(p.shape[0], *shape[1:]))) - p
 
     r = residual(z)
     res_norm = r.norm(dim=1)
     eps = torch.finfo(z.dtype).eps
+    # points still being polished: above the tolerance and still improving
+    active = torch.ones(n, dtype=torch.bool, device=z.device)
     for _ in range(int(max_steps)):
-        limit = tol if tol is not None else 100 * eps * (1 + _flat(z).norm(dim=1))
-        if bool((res_norm < limit).all()):
+        limit = tol if tol is not None else 100 * eps * (1 + z.norm(dim=1))
+        active &= ~(res_norm < limit)
+        idx = torch.nonzero(active).flatten()
+        if idx.numel() == 0:
             break
-        A = jacobian(f, z) - eye
-        delta = torch.linalg.lstsq(A, -r.unsqueeze(-1)).solution.squeeze(-1)
+        za, ra, na = z[idx], r[idx], res_norm[idx]
+        A = jacobian(fn, za.reshape(-1, *shape[1:])) - eye
+        delta = torch.linalg.lstsq(A, -ra.unsqueeze(-1)).solution.squeeze(-1)
         delta = torch.nan_to_num(delta, nan=0.0, posinf=0.0, neginf=0.0)
-        scale = torch.ones(shape[0], 1, dtype=z.dtype, device=z.device)
-        improved = torch.zeros(shape[0], dtype=torch.bool, device=z.device)
-        new_z, new_r, new_norm = _flat(z).clone(), r.clone(), res_norm.clone()
+        # backtracking: halve the step of each point until its residual drops (10 tries)
+        trying = torch.arange(idx.numel(), device=z.device)
+        scale = 1.0
         for _ in range(10):
-            todo = ~improved
-            if not bool(todo.any()):
-                break
-            trial = _flat(z) + scale * delta
+            trial = za[trying] + scale * delta[trying]
             tr = residual(trial)
             tn = tr.norm(dim=1)
-            ok = todo & torch.isfinite(tn) & (tn < res_norm)
-            new_z[ok], new_r[ok], new_norm[ok] = trial[ok], tr[ok], tn[ok]
-            improved |= ok
-            scale = torch.where(todo.unsqueeze(1), scale / 2, scale)
-        if not bool(improved.any()):
-            break
-        z, r, res_norm = new_z.reshape(shape), new_r, new_norm
+            ok = torch.isfinite(tn) & (tn < na[trying])
+            g = idx[trying[ok]]
+            z[g], r[g], res_norm[g] = trial[ok], tr[ok], tn[ok]
+            trying = trying[~ok]
+            if trying.numel() == 0:
+                break
+            scale /= 2
+        active[idx[trying]] = False  # no step lowered the residual: stalled, keep as is
     return z.reshape(shape)
 
 
