@@ -64,3 +64,11 @@ def test_submodules_are_attributes_of_the_package():
     assert lvf.jacobian.spectral_norm is spectral_norm
     with pytest.raises(AttributeError):
         lvf.no_such_module  # noqa: B018
+
+
+def test_spectral_norm_of_a_map_between_different_shapes():
+    # a decoder-like map R^3 -> R^(2x4): J is 8x3, compare with its largest singular value
+    W = torch.randn(8, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    z = torch.randn(2, 3, dtype=torch.float64)
+    est = spectral_norm(lambda v: (v @ W.T).reshape(-1, 2, 4), z, n_iter=500, rtol=1e-12)
+    torch.testing.assert_close(est, torch.linalg.matrix_norm(W, ord=2).expand(2))

@@ -87,7 +87,8 @@ def spectral_norm(
             _, jv = jvp(fn, (z,), (v,))  # J v
             new_sigma = _row_norm(jv)  # ‖J v‖ for unit v
             # normalise before the pullback so tiny Jacobians do not underflow (JᵀJv ~ σ²)
-            (w,) = pullback(jv / new_sigma.clamp_min(tiny).view(shape))  # ∝ Jᵀ J v
+            u = jv / new_sigma.clamp_min(tiny).view(-1, *([1] * (jv.ndim - 1)))
+            (w,) = pullback(u)  # ∝ Jᵀ J v (f may change the shape: J need not be square)
             v = w / _row_norm(w).clamp_min(tiny).view(shape)
             done = bool(((new_sigma - sigma).abs() <= rtol * new_sigma.abs()).all())
             sigma = new_sigma
