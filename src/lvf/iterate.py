@@ -74,6 +74,13 @@ class IterationResult:
         )
 
 
+CPU_CHUNK = 256
+"""Rows per call of ``f`` on the CPU when ``chunk_size`` is not given. Batches whose
+activations fit the caches run fastest there: for the Table-4 conv AE, 256-row calls give
+about 1.5x the points per second of 4096-row calls, for the small MLP AE about 2x
+(``benchmarks/README.md``)."""
+
+
 def _check_inputs(f, z0, tol, max_steps, record, stride, batch_size, max_norm) -> None:
     if not callable(f):
         raise TypeError(
@@ -122,6 +129,7 @@ def iterate(
     stride: int = 1,
     batch_size: int | None = None,
     max_norm: float = 1e6,
+    chunk_size: int | None = None,
 ) -> IterationResult:
     """Iterate ``z ← f(z)`` from every start until it converges, diverges or runs out of steps.
 
@@ -150,6 +158,10 @@ def iterate(
         A point whose iterate is non-finite or has ``‖z‖₂ > max_norm`` is marked diverged
         and stopped; its ``final`` is its last iterate inside the bound. Other points are
         unaffected.
+    chunk_size
+        Most rows passed to ``f`` in one call; the pool is evaluated in chunks of this size.
+        ``None`` means :data:`CPU_CHUNK` (256) on the CPU, where cache-sized batches run
+        fastest, and the whole pool on other devices. Results do not depend on it.
 
     Returns
     -------
@@ -165,9 +177,15 @@ def iterate(
     True
     """
     _check_inputs(f, z0, tol, max_steps, record, stride, batch_size, max_norm)
+    if chunk_size is not None and (int(chunk_size) != chunk_size or chunk_size < 1):
+        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size}")
     n = z0.shape[0]
     device = z0.device
     pool = min(n, int(batch_size) if batch_size is not None else 4096)
+    if chunk_size is not None:
+        chunk = int(chunk_size)
+    else:
+        chunk = CPU_CHUNK if device.type == "cpu" else pool
     max_norm_sq = float(max_norm) ** 2
 
     final = torch.empty_like(z0)
@@ -188,7 +206,7 @@ def iterate(
 
     with torch.no_grad():
         while idx.numel() > 0:
-            z_new = f(z)
+            z_new = f(z) if z.shape[0] <= chunk else torch.cat([f(c) for c in z.split(chunk)])
             if z_new.shape != z.shape:
                 raise ValueError(
                     f"f returned shape {tuple(z_new.shape)} for input {tuple(z.shape)}; "
