@@ -99,6 +99,4 @@ def grid(
         res = torch.cat([f(p) - p for p in pts.split(batch_size)])
     ny, nx = y.numel(), x.numel()
     res = res.reshape(ny, nx, 2).cpu().numpy()
-    # float64 coordinates: matplotlib's streamplot checks equal spacing to float64 precision
-    xs, ys = x.cpu().double().numpy(), y.cpu().double().numpy()
-    return Field2D(x=xs, y=ys, U=res[..., 0], V=res[..., 1])
+    return Field2D(x=x.cpu().numpy(), y=y.cpu().numpy(), U=res[..., 0], V=res[..., 1])
