@@ -45,6 +45,26 @@ def test_bad_scale_names_value_and_choices(monkeypatch):
     assert all(s in str(info.value) for s in scales.SCALES)
 
 
+def test_threads_from_env_and_restored(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("LVF_THREADS", "1")
+        assert scales.configure_threads() == 1 == torch.get_num_threads()
+        monkeypatch.delenv("LVF_THREADS")
+        assert scales.configure_threads() == 1  # unset: whatever torch has stays
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_bad_threads_value_is_named(monkeypatch, value):
+    monkeypatch.setenv("LVF_THREADS", value)
+    with pytest.raises(ValueError, match=f"LVF_THREADS={value!r}"):
+        scales.configure_threads()
+
+
 # ---------------------------------------------------------------------------------------------
 # paths
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import importlib
 from lvf.attractors import Attractors, find_attractors
 from lvf.iterate import IterationResult, iterate
 from lvf.latent_map import LatentMap
-from lvf.scales import current_scale, pick
+from lvf.scales import configure_threads, current_scale, pick
 
 __version__ = "0.1.0"
 
@@ -40,6 +40,7 @@ __all__ = [
     "Attractors",
     "IterationResult",
     "LatentMap",
+    "configure_threads",
     "current_scale",
     "data",
     "field",
