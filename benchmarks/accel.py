@@ -64,8 +64,8 @@ def plain_map(
     grad_off = torch.no_grad if mode == "no_grad" else torch.inference_mode
 
     def f(z: Tensor) -> Tensor:
-        cast = (
-            torch.autocast(z.device.type, dtype=autocast)
+        cast = (  # no weight cache: it is unsafe inside CUDA-graph capture
+            torch.autocast(z.device.type, dtype=autocast, cache_enabled=False)
             if autocast is not None
             else contextlib.nullcontext()
         )
@@ -103,7 +103,8 @@ class BucketedMap:
         b = self.bucket(n)
         if b != n:
             z = torch.cat([z, z.new_zeros((b - n, *z.shape[1:]))])
-        return self.fn(z)[:n]
+        # a copy: a map compiled with mode="reduce-overhead" reuses its output buffers
+        return self.fn(z)[:n].clone()
 
     def __call__(self, z: Tensor) -> Tensor:
         top = self.buckets[-1]
