@@ -75,7 +75,8 @@ def test_toc_has_chapters():
 def test_chapter_executes_at_tiny_scale(chapter: Path, python3_kernel: str, monkeypatch, tmp_path):
     monkeypatch.setenv("LVF_SCALE", "tiny")
     # claim records of a tiny run must not overwrite the book's (lvf.report)
-    monkeypatch.setenv("LVF_CLAIMS", str(tmp_path / "claims"))
+    claims = tmp_path / "claims"
+    monkeypatch.setenv("LVF_CLAIMS", str(claims))
     monkeypatch.setenv("LVF_PROGRESS", "0")
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     nb = jupytext.read(chapter)
@@ -90,3 +91,10 @@ def test_chapter_executes_at_tiny_scale(chapter: Path, python3_kernel: str, monk
         client.execute()
     except nbclient.exceptions.CellExecutionError as err:
         pytest.fail(f"{chapter.name}: a cell failed at LVF_SCALE=tiny\n{err}", pytrace=False)
+    # every claim a chapter records must be one of the paper's (the report joins on it)
+    from lvf.paper import CLAIMS
+
+    known = {rid for c in CLAIMS for rid in c.tested_by}
+    for f in claims.glob("*.json"):
+        unknown = {r["id"] for r in json.loads(f.read_text())} - known
+        assert not unknown, f"{f.stem} records {unknown}: add them to lvf.paper.CLAIMS"

@@ -14,6 +14,7 @@ The core API::
 """
 
 import importlib
+import time
 
 from lvf.attractors import Attractors, find_attractors
 from lvf.iterate import IterationResult, iterate
@@ -21,6 +22,8 @@ from lvf.latent_map import LatentMap
 from lvf.scales import configure_threads, current_scale, pick
 
 __version__ = "0.1.0"
+
+_STARTED = time.monotonic()  # a chapter's running time counts from here (lvf.report)
 
 # Submodules load on first use (``lvf.data`` pulls in torchvision, ``lvf.train`` tqdm):
 # ``lvf.jacobian``, ``lvf.ood``, ``lvf.contraction`` … are all reachable as attributes.

@@ -3,7 +3,9 @@
 Each chapter calls :func:`record` once per claim of the paper it tests. Records are JSON
 files, one per chapter, in :func:`claims_dir`; the reproduction report collects them with
 :func:`load`, so no result is typed by hand. :func:`table` shows a chapter's records as the
-"the paper says / we see" table that closes it.
+"the paper says / we see" table that closes it, and stamps the chapter's running time
+(:func:`runs`). :func:`reproduction` joins the records with the paper's claims
+(:data:`lvf.paper.CLAIMS`) for the reproduction report.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import platform
 import subprocess
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +23,7 @@ from typing import Any
 from lvf.paths import atomic_write
 from lvf.scales import current_scale
 
-__all__ = ["VERDICTS", "Claim", "claims_dir", "load", "record", "table"]
+__all__ = ["VERDICTS", "Claim", "claims_dir", "load", "record", "reproduction", "runs", "table"]
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not tested")
 
@@ -148,12 +151,112 @@ def load(chapter: str | None = None) -> list[Claim]:
     return [Claim(**c) for f in files for c in _read(f)]
 
 
+def _markdown_row(cells) -> str:
+    return "| " + " | ".join(str(s).replace("|", "\\|").replace("\n", " ") for s in cells) + " |"
+
+
 def table(chapter: str):
-    """The chapter's records as a Markdown table (an IPython display object)."""
+    """The chapter's records as a Markdown table (an IPython display object).
+
+    Called in a chapter's closing cell, it also stamps the chapter's running time: the
+    seconds since ``lvf`` was first imported in this process (a chapter's first cell), with
+    the scale, the machine and the number of torch threads, in ``runs/<chapter>.json`` of
+    :func:`claims_dir`. :func:`runs` reads them back.
+    """
     from IPython.display import Markdown
+
+    _stamp_run(chapter)
 
     rows = ["| claim | the paper says | we see | verdict |", "|---|---|---|---|"]
     for c in load(chapter):
         cells = (c.id, c.paper, f"{c.ours} *({c.scale} scale)*", f"**{c.verdict}**")
-        rows.append("| " + " | ".join(s.replace("|", "\\|") for s in cells) + " |")
+        rows.append(_markdown_row(cells))
     return Markdown("\n".join(rows))
+
+
+def _stamp_run(chapter: str) -> None:
+    import torch
+
+    import lvf
+
+    run = dict(
+        chapter=chapter,
+        seconds=round(time.monotonic() - lvf._STARTED, 1),
+        scale=current_scale(),
+        hardware=_hardware(),
+        threads=torch.get_num_threads(),
+        date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        commit=_commit(),
+    )
+    path = claims_dir() / "runs" / f"{chapter}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(run, indent=2)
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def runs() -> list[dict[str, Any]]:
+    """The running time of every chapter's last execution, by chapter name.
+
+    Each entry holds ``chapter``, ``seconds`` (from the chapter's first ``import lvf`` to its
+    closing table), ``scale``, ``hardware``, ``threads``, ``date`` and ``commit``.
+    """
+    files = sorted((claims_dir() / "runs").glob("*.json"))
+    return [json.loads(f.read_text(encoding="utf-8")) for f in files]
+
+
+def reproduction() -> tuple[list[dict[str, Any]], list[Claim]]:
+    """Every claim of the paper joined with the records that test it.
+
+    Returns
+    -------
+    rows
+        One dict per (paper claim, record) pair, in the order of :data:`lvf.paper.CLAIMS`:
+        ``section``, ``where``, ``claim`` (the paper's claim), ``record`` (the chapter
+        record's id, or ``""``), ``chapter``, ``ours``, ``verdict``, ``scale``,
+        ``hardware``, ``date``, ``commit``. A claim without records gives one row with
+        verdict ``"not tested"`` and the reason (or "no record yet": its chapter has not run).
+    orphans
+        Records that test no claim of :data:`lvf.paper.CLAIMS` (an id to add there).
+    """
+    from lvf.paper import CLAIMS
+
+    records = load()
+    by_id: dict[str, list[Claim]] = {}
+    for r in records:
+        by_id.setdefault(r.id, []).append(r)
+    rows: list[dict[str, Any]] = []
+    for pc in CLAIMS:
+        base = dict(section=pc.section, where=pc.where, claim=pc.text)
+        found = [r for rid in pc.tested_by for r in by_id.get(rid, [])]
+        for r in found:
+            rows.append(
+                base
+                | dict(
+                    record=r.id,
+                    chapter=r.chapter,
+                    ours=r.ours,
+                    verdict=r.verdict,
+                    scale=r.scale,
+                    hardware=r.hardware,
+                    date=r.date,
+                    commit=r.commit,
+                )
+            )
+        if not found:
+            why = pc.untested or "No record yet: the chapter that tests it has not run here."
+            rows.append(
+                base
+                | dict(
+                    record="",
+                    chapter="",
+                    ours=why,
+                    verdict="not tested",
+                    scale="",
+                    hardware="",
+                    date="",
+                    commit="",
+                )
+            )
+    known = {rid for pc in CLAIMS for rid in pc.tested_by}
+    orphans = [r for r in records if r.id not in known]
+    return rows, orphans
