@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from lvf.iterate import iterate
-from lvf.ood import trajectory_score
-from lvf.tracking import embedding_norm, track_norms, trajectory_scores
+from lvf.ood import trajectory_score, trajectory_scores
+from lvf.tracking import embedding_norm, track_norms
 
 
 def test_embedding_norm_conventions():

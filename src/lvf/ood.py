@@ -4,6 +4,7 @@ Every score here is *larger for more out-of-distribution* inputs:
 
 * :func:`trajectory_score` — the paper's score: the mean Euclidean distance of the points
   of a latent trajectory to the nearest training attractor.
+  :func:`trajectory_scores` iterates many starts a chunk at a time and scores them.
 * :func:`knn_score` — mean distance to the K nearest training latents (after Sun et al.,
   2022; the paper uses K = 2,000).
 * :func:`mahalanobis_score` — Mahalanobis distance to a Gaussian fitted to training latents
@@ -14,6 +15,8 @@ Every score here is *larger for more out-of-distribution* inputs:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from sklearn.covariance import LedoitWolf
@@ -21,7 +24,14 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.neighbors import NearestNeighbors
 from torch import Tensor
 
-__all__ = ["auroc", "fpr_at_tpr", "knn_score", "mahalanobis_score", "trajectory_score"]
+__all__ = [
+    "auroc",
+    "fpr_at_tpr",
+    "knn_score",
+    "mahalanobis_score",
+    "trajectory_score",
+    "trajectory_scores",
+]
 
 
 def _flat(x: Tensor | np.ndarray) -> np.ndarray:
@@ -61,6 +71,37 @@ def trajectory_score(trajectory: Tensor, attractors: Tensor, *, block_size: int 
     per_point = torch.zeros(n, length, dtype=torch.float64)
     per_point[valid] = dmin
     return per_point.sum(dim=1) / valid.sum(dim=1).clamp_min(1)
+
+
+def trajectory_scores(
+    f: Callable[[Tensor], Tensor],
+    z0: Tensor,
+    attractors: Tensor,
+    *,
+    tol: float = 1e-5,
+    max_steps: int = 500,
+    chunk: int = 256,
+) -> tuple[Tensor, Tensor]:
+    """Trajectory OOD scores of many starts, a chunk at a time.
+
+    For each start, iterate ``f`` until ``‖z_{t+1} − z_t‖² < tol`` or ``max_steps`` (as
+    :func:`lvf.iterate`), and average the Euclidean distance of every point of the
+    trajectory ``z_0, z_1, …, z_final`` to its nearest attractor (paper Sec. 3.4;
+    :func:`trajectory_score` on the recorded trajectory).
+
+    Returns
+    -------
+    (scores, steps)
+        ``(N,)`` float64 scores and ``(N,)`` int64 numbers of iterations, CPU.
+    """
+    from lvf.iterate import iterate
+
+    scores, steps = [], []
+    for s in range(0, z0.shape[0], chunk):
+        res = iterate(f, z0[s : s + chunk], tol=tol, max_steps=max_steps, record="trajectory")
+        scores.append(trajectory_score(res.trajectory, attractors))
+        steps.append(res.steps.cpu())
+    return torch.cat(scores), torch.cat(steps)
 
 
 def knn_score(train: Tensor, test: Tensor, k: int) -> np.ndarray:

@@ -1,15 +1,12 @@
-"""Following iterates: norms along a fixed number of iterations, and trajectory scores.
+"""Following iterates: norms along a fixed number of iterations.
 
-Two measurements of the paper on iterated latent maps that do not fit the early-exit
-:func:`lvf.iterate`:
+A measurement of the paper on iterated latent maps that does not fit the early-exit
+:func:`lvf.iterate` (the chunked trajectory OOD scores live in :mod:`lvf.ood`):
 
 * :func:`track_norms` — App. B.8 and Fig. 12 run every start for a fixed number of
   iterations (300 in B.8) and plot, per iteration, the latent residual norm
   ``‖z_{t+1} − z_t‖``, the embedding norm ``‖z_t‖`` and the output-space residual
   ``‖D(z_{t+1}) − D(z_t)‖``.
-* :func:`trajectory_scores` — the OOD score of Sec. 4.2 (:func:`lvf.ood.trajectory_score`)
-  for many inputs without holding every trajectory in memory: trajectories are computed and
-  scored a chunk of starts at a time.
 
 Token conventions: for latents ``(N, T, d)`` (token sequences) norms are taken per token over
 ``d`` and averaged over tokens; for feature maps ``(N, C, H, W)`` per position over the ``C``
@@ -25,9 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from lvf.iterate import iterate
-
-__all__ = ["NormTrace", "embedding_norm", "track_norms", "trajectory_scores"]
+__all__ = ["NormTrace", "embedding_norm", "track_norms"]
 
 
 def embedding_norm(z: Tensor) -> Tensor:
@@ -123,34 +118,3 @@ def track_norms(
                     x = x_new
                 z = z_new
     return NormTrace(latent_residual=lat, embedding=emb, output_residual=out)
-
-
-def trajectory_scores(
-    f: Callable[[Tensor], Tensor],
-    z0: Tensor,
-    attractors: Tensor,
-    *,
-    tol: float = 1e-5,
-    max_steps: int = 500,
-    chunk: int = 256,
-) -> tuple[Tensor, Tensor]:
-    """Trajectory OOD scores of many starts, a chunk at a time.
-
-    For each start, iterate ``f`` until ``‖z_{t+1} − z_t‖² < tol`` or ``max_steps`` (as
-    :func:`lvf.iterate`), and average the Euclidean distance of every point of the
-    trajectory ``z_0, z_1, …, z_final`` to its nearest attractor (paper Sec. 3.4;
-    :func:`lvf.ood.trajectory_score` on the recorded trajectory).
-
-    Returns
-    -------
-    (scores, steps)
-        ``(N,)`` float64 scores and ``(N,)`` int64 numbers of iterations, CPU.
-    """
-    from lvf.ood import trajectory_score
-
-    scores, steps = [], []
-    for s in range(0, z0.shape[0], chunk):
-        res = iterate(f, z0[s : s + chunk], tol=tol, max_steps=max_steps, record="trajectory")
-        scores.append(trajectory_score(res.trajectory, attractors))
-        steps.append(res.steps.cpu())
-    return torch.cat(scores), torch.cat(steps)

@@ -20,7 +20,7 @@ from torch import Tensor
 from lvf import ood
 from lvf.iterate import IterationResult, iterate
 from lvf.latent_map import LatentMap
-from lvf.tracking import trajectory_scores
+from lvf.ood import trajectory_scores
 
 __all__ = ["OODResult", "run"]
 
