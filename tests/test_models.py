@@ -122,3 +122,25 @@ def test_latent_map_is_encode_after_decode(model):
             p.mul_(0.5)
         assert not torch.equal(f(z), expected)
         assert torch.equal(f(z), model.encode(model.decode(z)))
+
+
+def test_spatial_model_is_found_by_name_without_importing_its_module():
+    import subprocess
+    import sys
+
+    code = (
+        "import lvf.models as m, lvf.train as t; "
+        "print(type(m.build_model('spatial')).__name__); "
+        "t.TrainConfig(model='spatial', dataset='cifar10', epochs=1)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "SpatialConvAE"
+
+
+def test_register_model_refuses_a_taken_name():
+    from lvf.models import register_model
+
+    register_model("mlp", MLPAE)  # the same class again: fine
+    with pytest.raises(ValueError, match="taken by MLPAE"):
+        register_model("mlp", ConvAE)

@@ -15,7 +15,15 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from lvf.latent_map import LatentMap
 
-__all__ = ["MODELS", "ConvAE", "MLPAE", "build_model", "count_parameters"]
+__all__ = [
+    "MODELS",
+    "ConvAE",
+    "MLPAE",
+    "build_model",
+    "count_parameters",
+    "model_class",
+    "register_model",
+]
 
 
 def _check_positive_int(name: str, value: Any) -> None:
@@ -198,8 +206,42 @@ class MLPAE(_Autoencoder):
         )
 
 
-MODELS: dict[str, type[_Autoencoder]] = {"conv": ConvAE, "mlp": MLPAE}
-"""Model names accepted by :func:`build_model`."""
+MODELS: dict[str, type[nn.Module]] = {"conv": ConvAE, "mlp": MLPAE}
+"""Model names accepted by :func:`build_model` (and :class:`lvf.train.TrainConfig`)."""
+
+# Models defined in other modules of lvf, registered when first asked for by name.
+_ELSEWHERE = {"spatial": "lvf.spatial"}
+
+
+def register_model(name: str, cls: type[nn.Module]) -> None:
+    """Make ``cls`` buildable (and trainable with the cache) as ``name``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is already taken by another class.
+    """
+    if MODELS.get(name, cls) is not cls:
+        raise ValueError(f"The model name {name!r} is taken by {MODELS[name].__name__}.")
+    MODELS[name] = cls
+
+
+def model_class(name: str) -> type[nn.Module]:
+    """The class registered as ``name``, importing the lvf module that defines it if needed.
+
+    Raises
+    ------
+    ValueError
+        If no model has that name; the message lists the known names.
+    """
+    if name not in MODELS and name in _ELSEWHERE:
+        import importlib
+
+        importlib.import_module(_ELSEWHERE[name])  # registers itself
+    if name not in MODELS:
+        known = sorted(set(MODELS) | set(_ELSEWHERE))
+        raise ValueError(f"Unknown model {name!r}; known models: {', '.join(known)}.")
+    return MODELS[name]
 
 
 def build_model(name: str, **kwargs: Any) -> nn.Module:
@@ -208,7 +250,9 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
     Parameters
     ----------
     name
-        A key of :data:`MODELS`: ``"conv"`` (:class:`ConvAE`) or ``"mlp"`` (:class:`MLPAE`).
+        A key of :data:`MODELS`: ``"conv"`` (:class:`ConvAE`), ``"mlp"`` (:class:`MLPAE`),
+        ``"spatial"`` (:class:`lvf.spatial.SpatialConvAE`) or one added by
+        :func:`register_model`.
     **kwargs
         Passed to the model's constructor.
 
@@ -217,14 +261,11 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
     torch.nn.Module
         A freshly initialised model (initialised from torch's global RNG).
     """
-    if name not in MODELS:
-        raise ValueError(f"Unknown model {name!r}; known models: {', '.join(MODELS)}.")
+    cls = model_class(name)
     try:
-        return MODELS[name](**kwargs)
+        return cls(**kwargs)
     except TypeError as err:
-        raise TypeError(
-            f"Bad arguments for model {name!r} ({MODELS[name].__name__}): {err}"
-        ) from err
+        raise TypeError(f"Bad arguments for model {name!r} ({cls.__name__}): {err}") from err
 
 
 def count_parameters(model: nn.Module) -> int:

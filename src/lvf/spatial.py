@@ -7,8 +7,8 @@ small model of the same *shape of latent* on natural images: :class:`SpatialConv
 convolutions, and is used where the paper uses the SD VAE (data-free weight probing,
 OOD detection from trajectories).
 
-Importing this module registers the model as ``"spatial"`` in :data:`lvf.models.MODELS`, so
-``lvf.train.TrainConfig(model="spatial", ...)`` trains and caches it like the other models.
+The model is registered as ``"spatial"`` in :data:`lvf.models.MODELS` (on first use of the
+name), so ``lvf.train.TrainConfig(model="spatial", ...)`` trains and caches it like the other models.
 :func:`book_autoencoder` is the configuration the foundation-model chapters share (one cached
 model per scale).
 """
@@ -113,7 +113,7 @@ class SpatialConvAE(_models._Autoencoder):
         )
 
 
-_models.MODELS.setdefault("spatial", SpatialConvAE)
+_models.register_model("spatial", SpatialConvAE)
 
 
 def book_autoencoder() -> TrainConfig:

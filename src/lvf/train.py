@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from lvf import data as _data
-from lvf.models import MODELS, build_model
+from lvf.models import build_model, model_class
 from lvf.paths import atomic_write, cache_dir
 
 __all__ = [
@@ -123,8 +123,7 @@ class TrainConfig:
 
         kwargs = self.model_kwargs
         set_("model_kwargs", _freeze(dict(kwargs) if not isinstance(kwargs, Mapping) else kwargs))
-        if self.model not in MODELS:
-            raise ValueError(f"Unknown model {self.model!r}; known models: {', '.join(MODELS)}.")
+        model_class(self.model)  # validates the name
         _dataset_kind(self.dataset)  # validates the name
         for name in ("epochs", "batch_size", "seed", "data_seed"):
             value = getattr(self, name)
