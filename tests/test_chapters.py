@@ -16,20 +16,10 @@ from pathlib import Path
 import jupytext
 import nbclient
 import pytest
-import yaml
+from toc import toc_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL_TIMEOUT_S = 300
-
-
-def _toc_files(entries: list[dict]) -> list[str]:
-    files = []
-    for entry in entries:
-        if "file" in entry:
-            files.append(entry["file"])
-        for key in ("parts", "chapters", "sections"):
-            files.extend(_toc_files(entry.get(key, [])))
-    return files
 
 
 def _is_notebook(path: Path) -> bool:
@@ -39,9 +29,7 @@ def _is_notebook(path: Path) -> bool:
 
 def toc_notebooks() -> list[Path]:
     """Chapters in _toc.yml order that are executable notebooks."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"], *_toc_files(toc.get("parts", []) + toc.get("chapters", []))]
-    paths = [(ROOT / p).with_suffix(".md") for p in pages]
+    paths = [(ROOT / p).with_suffix(".md") for p in toc_pages()]
     return [p for p in paths if p.is_file() and _is_notebook(p)]
 
 

@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from toc import toc_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,19 +123,8 @@ def test_book_config_fails_on_cell_errors():
         assert (ROOT / bib).is_file(), bib
 
 
-def _toc_files(entries: list[dict]) -> list[str]:
-    files = []
-    for entry in entries:
-        if "file" in entry:
-            files.append(entry["file"])
-        for key in ("parts", "chapters", "sections"):
-            files.extend(_toc_files(entry.get(key, [])))
-    return files
-
-
 def test_toc_files_exist():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"], *_toc_files(toc.get("parts", []) + toc.get("chapters", []))]
+    files = toc_pages()
     missing = [
         f for f in files if not any((ROOT / f).with_suffix(s).is_file() for s in (".md", ".ipynb"))
     ]
