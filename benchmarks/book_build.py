@@ -74,11 +74,13 @@ def main() -> None:
     p.add_argument("--scale", default="book")
     p.add_argument("--collect", type=Path, help="read times from this build folder (_build)")
     p.add_argument("--total-s", type=float, help="with --collect: the measured build time")
+    p.add_argument("--commit", help="with --collect: the commit that build ran (default: HEAD)")
     p.add_argument("--note", default="", help="free text stored with the result")
     a = p.parse_args()
 
     before = machine()
-    if a.collect:
+    if a.collect:  # the load now says nothing about that earlier build
+        before["load_average_1_5_15"] = None
         rc, total, times = 0, a.total_s, chapter_times(a.collect)
     else:
         cache = a.cache or Path(tempfile.mkdtemp(prefix="lvf-book-cache-"))
@@ -93,9 +95,9 @@ def main() -> None:
         "chapters_s": times,
         "chapters_total_s": round(sum(times.values()), 1),
         "machine": before,
-        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "load_after": None if a.collect else [round(x, 2) for x in os.getloadavg()],
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": commit(),
+        "commit": a.commit or commit(),
         "note": a.note,
     }
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
