@@ -8,7 +8,8 @@ convolutions, and is used where the paper uses the SD VAE (data-free weight prob
 OOD detection from trajectories).
 
 The model is registered as ``"spatial"`` in :data:`lvf.models.MODELS` (on first use of the
-name), so ``lvf.train.TrainConfig(model="spatial", ...)`` trains and caches it like the other models.
+name), so ``lvf.train.TrainConfig(model="spatial", ...)`` trains and caches it like the other
+models.
 :func:`book_autoencoder` is the configuration the foundation-model chapters share (one cached
 model per scale).
 """
