@@ -224,39 +224,16 @@ def reproduction() -> tuple[list[dict[str, Any]], list[Claim]]:
     by_id: dict[str, list[Claim]] = {}
     for r in records:
         by_id.setdefault(r.id, []).append(r)
+    fields = ("record", "chapter", "ours", "verdict", "scale", "hardware", "date", "commit")
     rows: list[dict[str, Any]] = []
     for pc in CLAIMS:
         base = dict(section=pc.section, where=pc.where, claim=pc.text)
         found = [r for rid in pc.tested_by for r in by_id.get(rid, [])]
         for r in found:
-            rows.append(
-                base
-                | dict(
-                    record=r.id,
-                    chapter=r.chapter,
-                    ours=r.ours,
-                    verdict=r.verdict,
-                    scale=r.scale,
-                    hardware=r.hardware,
-                    date=r.date,
-                    commit=r.commit,
-                )
-            )
+            rows.append(base | {f: getattr(r, "id" if f == "record" else f) for f in fields})
         if not found:
             why = pc.untested or "No record yet: the chapter that tests it has not run here."
-            rows.append(
-                base
-                | dict(
-                    record="",
-                    chapter="",
-                    ours=why,
-                    verdict="not tested",
-                    scale="",
-                    hardware="",
-                    date="",
-                    commit="",
-                )
-            )
+            rows.append(base | dict.fromkeys(fields, "") | dict(ours=why, verdict="not tested"))
     known = {rid for pc in CLAIMS for rid in pc.tested_by}
     orphans = [r for r in records if r.id not in known]
     return rows, orphans
