@@ -124,18 +124,8 @@ def trained(
         torch.manual_seed(config.seed)
         model = config.build().to(device)
         start = time.perf_counter()
-        history = fit(
-            Denoising(model, noise_std),
-            x_train,
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            lr=config.lr,
-            weight_decay=config.weight_decay,
-            lr_step=config.lr_step,
-            lr_gamma=config.lr_gamma,
-            seed=config.seed,
-            progress=progress,
-        )
+        dae = Denoising(model, noise_std)
+        history = fit(dae, x_train, **config.fit_kwargs(), progress=progress)
     history["train_seconds"] = [time.perf_counter() - start]
     history["noise_std"] = [noise_std]
     state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}

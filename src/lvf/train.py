@@ -176,6 +176,18 @@ class TrainConfig:
         """A freshly initialised model, ``build_model(model, **model_kwargs)``."""
         return build_model(self.model, **dict(self.model_kwargs))
 
+    def fit_kwargs(self) -> dict[str, Any]:
+        """The settings :func:`fit` takes from this configuration (schedule, optimiser, seed)."""
+        return dict(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            lr_step=self.lr_step,
+            lr_gamma=self.lr_gamma,
+            seed=self.seed,
+        )
+
     def cache_path(self) -> Path:
         """Where :func:`trained` caches this configuration."""
         dataset = self.dataset.replace(":", "-").replace("/", "-")
@@ -448,19 +460,7 @@ def trained(
             checkpoints[epoch] = _cpu_state(m)
 
     start = time.perf_counter()
-    history = fit(
-        model,
-        x_train,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-        lr_step=config.lr_step,
-        lr_gamma=config.lr_gamma,
-        seed=config.seed,
-        callback=keep,
-        progress=progress,
-    )
+    history = fit(model, x_train, **config.fit_kwargs(), callback=keep, progress=progress)
     history["train_seconds"] = [time.perf_counter() - start]
     state = _cpu_state(model)
     payload = {
