@@ -18,12 +18,25 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lvf.paths import atomic_write
 from lvf.scales import current_scale
 
-__all__ = ["VERDICTS", "Claim", "claims_dir", "load", "record", "reproduction", "runs", "table"]
+if TYPE_CHECKING:
+    from IPython.display import Markdown
+
+__all__ = [
+    "VERDICTS",
+    "Claim",
+    "claims_dir",
+    "load",
+    "markdown",
+    "record",
+    "reproduction",
+    "runs",
+    "table",
+]
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not tested")
 
@@ -151,8 +164,20 @@ def load(chapter: str | None = None) -> list[Claim]:
     return [Claim(**c) for f in files for c in _read(f)]
 
 
-def _markdown_row(cells) -> str:
-    return "| " + " | ".join(str(s).replace("|", "\\|").replace("\n", " ") for s in cells) + " |"
+def markdown(header: list[str], rows) -> Markdown:
+    """A Markdown table (an IPython display object; MyST renders it on the website).
+
+    Cells are converted with ``str``; a ``|`` in a cell is escaped and a newline becomes a
+    space, so any text fits in a cell.
+    """
+    from IPython.display import Markdown
+
+    def line(cells) -> str:
+        text = (str(c).replace("|", "\\|").replace("\n", " ") for c in cells)
+        return "| " + " | ".join(text) + " |"
+
+    lines = [line(header), "|" + "---|" * len(header)] + [line(r) for r in rows]
+    return Markdown("\n".join(lines))
 
 
 def table(chapter: str):
@@ -163,15 +188,11 @@ def table(chapter: str):
     the scale, the machine and the number of torch threads, in ``runs/<chapter>.json`` of
     :func:`claims_dir`. :func:`runs` reads them back.
     """
-    from IPython.display import Markdown
-
     _stamp_run(chapter)
-
-    rows = ["| claim | the paper says | we see | verdict |", "|---|---|---|---|"]
-    for c in load(chapter):
-        cells = (c.id, c.paper, f"{c.ours} *({c.scale} scale)*", f"**{c.verdict}**")
-        rows.append(_markdown_row(cells))
-    return Markdown("\n".join(rows))
+    rows = [
+        (c.id, c.paper, f"{c.ours} *({c.scale} scale)*", f"**{c.verdict}**") for c in load(chapter)
+    ]
+    return markdown(["claim", "the paper says", "we see", "verdict"], rows)
 
 
 def _stamp_run(chapter: str) -> None:
