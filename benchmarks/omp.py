@@ -1,4 +1,4 @@
-"""Speed of lvf.omp against scikit-learn's orthogonal_mp at the paper's size (Sec. 4.1).
+"""Speed of lvf.measures.omp against scikit-learn's orthogonal_mp at the paper's size (Sec. 4.1).
 
 The paper's dictionary experiment codes 500 test latents of the Stable Diffusion VAE
 (4,096 dimensions) over 4,096 atoms; 5 % of the atoms is 205 non-zeros. One command::
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import orthogonal_mp
 
-from lvf.omp import omp
+from lvf.measures.omp import omp
 
 
 def _sync(device: torch.device) -> None:
@@ -125,7 +125,7 @@ def main() -> None:
         "max_residual_difference": max_res_diff,
     }
     print(
-        f"lvf.omp ({a.dtype}, {out['device']}, {out['torch_threads']} threads): "
+        f"lvf.measures.omp ({a.dtype}, {out['device']}, {out['torch_threads']} threads): "
         f"{t_ours:.1f} s for {a.signals} signals\n"
         f"sklearn orthogonal_mp (float64): {rows['precompute=False']:.0f} s "
         f"(precompute=False), {rows['precompute=True']:.0f} s (precompute=True)"

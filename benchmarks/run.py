@@ -956,7 +956,8 @@ def _plain_epoch(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 128)
 # section 5: the paper-scale small-AE suite, estimated
 # --------------------------------------------------------------------------------------------
 
-# Counted from the spec (shared/spec/paper.md, sections 2.3, 2.4, 2.11 and defaults 4, 6, 9, 23).
+# Counted from the paper's settings and the book's choices where it is silent (book page
+# "Where the paper is silent": choice-bottleneck-grid, -starts, -checkpoint-epochs, -subset-sizes).
 PAPER_EPOCHS = 500
 PAPER_TRAIN = {"mnist": (1, 60_000), "fashion-mnist": (1, 60_000), "cifar-10": (3, 50_000)}
 PAPER_KS = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)  # "k from 2 to 512", 30 = 3 x 10

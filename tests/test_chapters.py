@@ -62,7 +62,7 @@ def test_toc_has_chapters():
 @pytest.mark.parametrize("chapter", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_chapter_executes_at_tiny_scale(chapter: Path, python3_kernel: str, monkeypatch, tmp_path):
     monkeypatch.setenv("LVF_SCALE", "tiny")
-    # claim records of a tiny run must not overwrite the book's (lvf.report)
+    # claim records of a tiny run must not overwrite the book's (lvf.book.report)
     claims = tmp_path / "claims"
     monkeypatch.setenv("LVF_CLAIMS", str(claims))
     monkeypatch.setenv("LVF_PROGRESS", "0")
@@ -80,9 +80,9 @@ def test_chapter_executes_at_tiny_scale(chapter: Path, python3_kernel: str, monk
     except nbclient.exceptions.CellExecutionError as err:
         pytest.fail(f"{chapter.name}: a cell failed at LVF_SCALE=tiny\n{err}", pytrace=False)
     # every claim a chapter records must be one of the paper's (the report joins on it)
-    from lvf.paper import CLAIMS
+    from lvf.book.claims import CLAIMS
 
     known = {rid for c in CLAIMS for rid in c.tested_by}
     for f in claims.glob("*.json"):
         unknown = {r["id"] for r in json.loads(f.read_text())} - known
-        assert not unknown, f"{f.stem} records {unknown}: add them to lvf.paper.CLAIMS"
+        assert not unknown, f"{f.stem} records {unknown}: add them to lvf.book.claims.CLAIMS"

@@ -1,4 +1,4 @@
-"""Tests of lvf.scales, lvf.paths and lvf.data (toy densities and the real MNIST files)."""
+"""Tests of lvf.book.scales, lvf.cache and lvf.data (toy densities and the real MNIST files)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal
 
-from lvf import data, paths, scales
+from lvf import cache as paths
+from lvf import data
+from lvf.book import scales
 from lvf.data import DatasetNotFoundError, GaussianMixture2D, load, load_mnist, toy2d
 
 MNIST_FILES = [

@@ -94,7 +94,7 @@ def test_mlp_ae_rejects_unknown_activation():
 
 
 def test_build_model_registry():
-    assert {"conv", "mlp"} <= set(MODELS)  # other modules (lvf.spatial) may register more
+    assert {"conv", "mlp"} <= set(MODELS)  # other modules (lvf.models.spatial) may register more
     model = build_model("conv", k=5, width=4, in_channels=3)
     assert isinstance(model, ConvAE) and model.k == 5 and model.in_channels == 3
     assert isinstance(build_model("mlp", hidden=[4]), MLPAE)

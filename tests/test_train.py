@@ -227,8 +227,8 @@ def test_truncated_cache_is_retrained_with_a_warning():
 def test_tampered_weights_or_foreign_config_are_detected():
     first = trained(SMALL, device="cpu")
     payload = torch.load(first.path, weights_only=True)
-    name = next(iter(payload["state_dict"]))
-    payload["state_dict"][name] = payload["state_dict"][name] + 1.0
+    name = next(iter(payload["content"]["state_dict"]))
+    payload["content"]["state_dict"][name] = payload["content"]["state_dict"][name] + 1.0
     torch.save(payload, first.path)
     with pytest.warns(CacheWarning, match="sha256"):
         assert not trained(SMALL, device="cpu").from_cache

@@ -140,7 +140,8 @@ def steps_to_reach(
         ``(N, *S)`` the attractor each start reaches (e.g. refined centers indexed by the
         labels of :func:`lvf.find_attractors`).
     eps
-        Distance threshold; the paper leaves it open, the book uses ``1e-3`` (spec #22).
+        Distance threshold; the paper leaves it open, the book uses ``1e-3``
+        (its page "Where the paper is silent", ``choice-convergence-eps``).
     stride
         The stride the trajectory was recorded with; counts are then multiples of it (exact
         for the last recorded iterate).

@@ -22,7 +22,7 @@ side is divisible by 16, as the paper's Table 4 architecture needs (spec, sectio
 
 Where the files come from
 -------------------------
-Files are searched in :func:`lvf.paths.data_dirs` (``$LVF_DATA``, the cache, then a
+Files are searched in :func:`lvf.cache.data_dirs` (``$LVF_DATA``, the cache, then a
 ``shared/data`` folder beside the project checkout). Folders outside the cache are only ever
 read: when torchvision needs to decompress ``.gz`` files, they are first copied into
 ``cache_dir()/data``. Decoded official arrays are cached as ``cache_dir()/data/<name>-<split>.pt``
@@ -70,7 +70,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lvf.paths import atomic_write, cache_dir, data_dirs
+from lvf.cache import atomic_write, cache_dir, data_dirs
 
 __all__ = [
     "DATASETS",
@@ -731,7 +731,7 @@ def photo_files(source: str = "all") -> list[Path]:
     """The photo files of ``source`` (``"kodak"``, ``"skimage"`` or ``"all"``), sorted by name.
 
     Each folder (``kodak/``, ``skimage-samples/``) is taken from the first data folder
-    (:func:`lvf.paths.data_dirs`) that holds it with at least one image.
+    (:func:`lvf.cache.data_dirs`) that holds it with at least one image.
     """
     if source not in PHOTO_SOURCES:
         raise ValueError(f"source={source!r} is not valid; use one of {', '.join(PHOTO_SOURCES)}.")
@@ -889,6 +889,12 @@ class GaussianMixture2D:
         angles = torch.arange(n_modes, dtype=torch.float64) * (2 * math.pi / n_modes)
         return cls(radius * torch.stack([angles.cos(), angles.sin()], dim=1), std)
 
+    @classmethod
+    def three(cls, std: float = 0.3) -> GaussianMixture2D:
+        """Three components of unequal weights 0.5, 0.3, 0.2 at (-2, -1), (2, -1), (0, 2): a
+        density whose modes differ in height (the ``"three-gaussians"`` toy dataset)."""
+        return cls([[-2.0, -1.0], [2.0, -1.0], [0.0, 2.0]], std, weights=[0.5, 0.3, 0.2])
+
     def __repr__(self) -> str:
         return f"GaussianMixture2D(M={len(self.means)}, std={self.std})"
 
@@ -971,10 +977,10 @@ def _as_points(points) -> Tensor:
     return points
 
 
-TOY_DATASETS: tuple[str, ...] = ("gaussians", "moons", "rings")
+TOY_DATASETS: tuple[str, ...] = ("gaussians", "moons", "rings", "three-gaussians")
 """Names accepted by :func:`toy2d`."""
 
-_TOY_NOISE = {"gaussians": 0.2, "moons": 0.05, "rings": 0.05}
+_TOY_NOISE = {"gaussians": 0.2, "moons": 0.05, "rings": 0.05, "three-gaussians": 0.3}
 
 
 def toy2d(name: str, n: int, *, seed: int = 0, noise: float | None = None) -> Tensor:
@@ -984,7 +990,9 @@ def toy2d(name: str, n: int, *, seed: int = 0, noise: float | None = None) -> Te
     ----------
     name
         ``"gaussians"``: :meth:`GaussianMixture2D.circle` (8 components on a circle of radius
-        2, ``noise`` = component std, default 0.2); ``"moons"``: scikit-learn ``make_moons``
+        2, ``noise`` = component std, default 0.2); ``"three-gaussians"``:
+        :meth:`GaussianMixture2D.three` (unequal weights, std 0.3); ``"moons"``: scikit-learn
+        ``make_moons``
         (default noise 0.05); ``"rings"``: scikit-learn ``make_circles`` with ``factor=0.5``
         (default noise 0.05).
     n
@@ -1005,6 +1013,8 @@ def toy2d(name: str, n: int, *, seed: int = 0, noise: float | None = None) -> Te
     noise = _TOY_NOISE[name] if noise is None else float(noise)
     if name == "gaussians":
         return GaussianMixture2D.circle(std=noise).sample(n, seed=seed)
+    if name == "three-gaussians":
+        return GaussianMixture2D.three(std=noise).sample(n, seed=seed)
     from sklearn.datasets import make_circles, make_moons
 
     if name == "moons":

@@ -1,0 +1,155 @@
+"""Out-of-distribution scores and their evaluation (Secs. 3.4 and 4.2, App. B.3).
+
+Every score here is *larger for more out-of-distribution* inputs:
+
+* :func:`trajectory_score` — the paper's score: the mean Euclidean distance of the points
+  of a latent trajectory to the nearest training attractor.
+  :func:`trajectory_scores` iterates many starts a chunk at a time and scores them.
+* :func:`knn_score` — mean distance to the K nearest training latents (after Sun et al.,
+  2022; the paper uses K = 2,000).
+* :func:`mahalanobis_score` — Mahalanobis distance to a Gaussian fitted to training latents
+  (shrinkage covariance, scikit-learn's Ledoit–Wolf).
+
+:func:`auroc` and :func:`fpr_at_tpr` evaluate a score with scikit-learn's ROC tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from sklearn.covariance import LedoitWolf
+from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.neighbors import NearestNeighbors
+from torch import Tensor
+
+__all__ = [
+    "auroc",
+    "fpr_at_tpr",
+    "knn_score",
+    "mahalanobis_score",
+    "trajectory_score",
+    "trajectory_scores",
+]
+
+
+def _flat(x: Tensor | np.ndarray) -> np.ndarray:
+    x = x.detach().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x)
+    return x.reshape(x.shape[0], -1).astype(np.float64)
+
+
+def trajectory_score(trajectory: Tensor, attractors: Tensor, *, block_size: int = 8192) -> Tensor:
+    """Mean distance of each trajectory's points to the nearest training attractor.
+
+    ``score(z) = (1/L) Σ_{z_i ∈ π(z)} min_{a ∈ Z*_train} ‖z_i − a‖₂`` (Sec. 3.4), over the
+    recorded points of each trajectory; NaN padding (as in
+    :attr:`lvf.IterationResult.trajectory`) is skipped.
+
+    Parameters
+    ----------
+    trajectory
+        ``(N, L, *S)`` trajectories, NaN-padded after each one ends.
+    attractors
+        ``(M, *S)`` training attractors.
+
+    Returns
+    -------
+    Tensor
+        ``(N,)`` scores (float64, CPU).
+    """
+    n, length = trajectory.shape[:2]
+    pts = trajectory.reshape(n, length, -1).double().cpu()
+    att = attractors.reshape(attractors.shape[0], -1).double().cpu()
+    if pts.shape[2] != att.shape[1]:
+        raise ValueError(
+            f"trajectory points have {pts.shape[2]} dimensions, attractors {att.shape[1]}"
+        )
+    valid = ~torch.isnan(pts).any(dim=2)  # (N, L)
+    rows = pts[valid]  # (P, D) every recorded point
+    dmin = torch.cat([torch.cdist(r, att).min(dim=1).values for r in rows.split(block_size)])
+    per_point = torch.zeros(n, length, dtype=torch.float64)
+    per_point[valid] = dmin
+    return per_point.sum(dim=1) / valid.sum(dim=1).clamp_min(1)
+
+
+def trajectory_scores(
+    f: Callable[[Tensor], Tensor],
+    z0: Tensor,
+    attractors: Tensor,
+    *,
+    tol: float = 1e-5,
+    max_steps: int = 500,
+    chunk: int = 256,
+) -> tuple[Tensor, Tensor]:
+    """Trajectory OOD scores of many starts, a chunk at a time.
+
+    For each start, iterate ``f`` until ``‖z_{t+1} − z_t‖² < tol`` or ``max_steps`` (as
+    :func:`lvf.iterate`), and average the Euclidean distance of every point of the
+    trajectory ``z_0, z_1, …, z_final`` to its nearest attractor (paper Sec. 3.4;
+    :func:`trajectory_score` on the recorded trajectory).
+
+    Returns
+    -------
+    (scores, steps)
+        ``(N,)`` float64 scores and ``(N,)`` int64 numbers of iterations, CPU.
+    """
+    from lvf.iterate import iterate
+
+    scores, steps = [], []
+    for s in range(0, z0.shape[0], chunk):
+        res = iterate(f, z0[s : s + chunk], tol=tol, max_steps=max_steps, record="trajectory")
+        scores.append(trajectory_score(res.trajectory, attractors))
+        steps.append(res.steps.cpu())
+    return torch.cat(scores), torch.cat(steps)
+
+
+def knn_score(train: Tensor, test: Tensor, k: int) -> np.ndarray:
+    """Mean Euclidean distance of each test latent to its ``k`` nearest training latents.
+
+    ``train`` ``(N, *S)``, ``test`` ``(M, *S)`` (flattened); returns ``(M,)``. With
+    ``k = N`` this is the mean distance to the whole training set.
+    """
+    tr = _flat(train)
+    if not 1 <= k <= len(tr):
+        raise ValueError(f"k must lie in [1, {len(tr)}] (the training set's size), got {k}")
+    dist, _ = NearestNeighbors(n_neighbors=k).fit(tr).kneighbors(_flat(test))
+    return dist.mean(axis=1)
+
+
+def mahalanobis_score(train: Tensor, test: Tensor) -> np.ndarray:
+    """Mahalanobis distance of each test latent to a Gaussian fitted on ``train``, ``(M,)``.
+
+    The covariance is scikit-learn's Ledoit–Wolf shrinkage estimate (``choice-mahalanobis`` on
+    the book's page "Where the paper is silent"), so
+    it stays invertible when there are fewer training latents than dimensions.
+    """
+    est = LedoitWolf().fit(_flat(train))
+    return np.sqrt(est.mahalanobis(_flat(test)))
+
+
+def _labels_scores(id_scores, ood_scores) -> tuple[np.ndarray, np.ndarray]:
+    s_id, s_ood = np.asarray(id_scores, float).ravel(), np.asarray(ood_scores, float).ravel()
+    if len(s_id) == 0 or len(s_ood) == 0:
+        raise ValueError("need at least one in-distribution and one OOD score")
+    y = np.r_[np.zeros(len(s_id)), np.ones(len(s_ood))]
+    return y, np.r_[s_id, s_ood]
+
+
+def auroc(id_scores, ood_scores) -> float:
+    """Area under the ROC curve for telling OOD (positive, larger score) from ID. In [0, 1]."""
+    y, s = _labels_scores(id_scores, ood_scores)
+    return float(roc_auc_score(y, s))
+
+
+def fpr_at_tpr(id_scores, ood_scores, tpr: float = 0.95) -> float:
+    """FPR95: share of OOD inputs taken for ID at the threshold keeping ``tpr`` of ID as ID.
+
+    As in the paper (and OpenOOD): in-distribution is the positive class here; the threshold
+    is the one at which ``tpr`` of ID inputs are classified ID (score below it), and the
+    result is the fraction of OOD inputs also below it. In [0, 1]; lower is better.
+    """
+    y, s = _labels_scores(id_scores, ood_scores)
+    # ID positive, smaller score = more ID; keep every threshold so the 95 % point is exact
+    fpr, tpr_curve, _ = roc_curve(1 - y, -s, drop_intermediate=False)
+    return float(fpr[np.searchsorted(tpr_curve, tpr, side="left")])
