@@ -47,3 +47,20 @@ def test_training_lowers_the_loss_and_caches(arch, tmp_path, monkeypatch):
             TinyLMConfig(arch="gpt").build()
     finally:
         torch.set_num_threads(n)
+
+
+def test_a_corrupted_cache_entry_is_retrained_loudly(tmp_path, monkeypatch):
+    from lvf.cache import CacheWarning
+
+    monkeypatch.setenv("LVF_CACHE", str(tmp_path))
+    cfg = TinyLMConfig(
+        hidden=8, layers=1, heads=2, kv_heads=1, intermediate=16, seq_len=8,
+        batch_size=4, steps=2, corpus_bytes=20_000,
+    )  # fmt: skip
+    first = trained_lm(cfg)
+    (path,) = (tmp_path / "models").glob("tinylm-qwen3-*.pt")
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.warns(CacheWarning, match="corrupted"):
+        again = trained_lm(cfg)
+    assert not again.from_cache and again.losses == first.losses
+    assert trained_lm(cfg).from_cache

@@ -180,21 +180,39 @@ def _read_torchvision(class_name: str, split: str) -> tuple[Tensor, Tensor]:
         except Exception as err:
             searched.append(f"{raw} (unreadable: {type(err).__name__}: {err})")
 
-    if _offline():
-        searched.append(f"download skipped because LVF_OFFLINE={os.environ['LVF_OFFLINE']}")
-    else:
-        try:
-            ds = cls(root=str(scratch), train=train, download=True)
-            return _checked(ds.data, ds.targets)
-        except Exception as err:  # no network, server down, ...
-            searched.append(f"download into {scratch / class_name / 'raw'} failed: {err}")
+    found = _download(cls, train, _checked, scratch / class_name / "raw", searched)
+    if found is not None:
+        return found
     files = ", ".join(name for name, _ in cls.resources)
-    raise DatasetNotFoundError(
-        f"Dataset {class_name} ({split} split) not found. Searched:\n  "
-        + "\n  ".join(searched)
-        + f"\nTo fix: set LVF_DATA to a folder holding {class_name}/raw/ with the files {files} "
+    raise _not_found(
+        class_name,
+        split,
+        searched,
+        f"set LVF_DATA to a folder holding {class_name}/raw/ with the files {files} "
         "(e.g. LVF_DATA=/path/to/shared/data), or allow the download by giving network access "
         "and unsetting LVF_OFFLINE.",
+    )
+
+
+def _download(cls, train: bool, checked, where: Path, searched: list[str]):
+    """Let torchvision download ``cls`` into the cache (unless ``LVF_OFFLINE``); the checked
+    ``(images, labels)``, or ``None`` with the reason appended to ``searched``."""
+    if _offline():
+        searched.append(f"download skipped because LVF_OFFLINE={os.environ['LVF_OFFLINE']}")
+        return None
+    try:
+        ds = cls(root=str(cache_dir() / "data"), train=train, download=True)
+        return checked(ds.data, ds.targets)
+    except Exception as err:  # no network, server down, ...
+        searched.append(f"download into {where} failed: {err}")
+        return None
+
+
+def _not_found(name: str, split: str, searched: list[str], fix: str) -> DatasetNotFoundError:
+    return DatasetNotFoundError(
+        f"Dataset {name} ({split} split) not found. Searched:\n  "
+        + "\n  ".join(searched)
+        + f"\nTo fix: {fix}",
         searched,
     )
 
@@ -215,44 +233,34 @@ def _read_cifar10(split: str) -> tuple[Tensor, Tensor]:
             return _checked_hwc(ds.data, ds.targets)
         except Exception as err:
             searched.append(f"{batches} (unreadable: {type(err).__name__}: {err})")
-    if _offline():
-        searched.append(f"download skipped because LVF_OFFLINE={os.environ['LVF_OFFLINE']}")
-    else:
-        try:
-            ds = cls(root=str(scratch), train=train, download=True)
-            return _checked_hwc(ds.data, ds.targets)
-        except Exception as err:  # no network, server down, ...
-            searched.append(f"download into {scratch / cls.base_folder} failed: {err}")
-    raise DatasetNotFoundError(
-        f"Dataset CIFAR10 ({split} split) not found. Searched:\n  "
-        + "\n  ".join(searched)
-        + f"\nTo fix: set LVF_DATA to a folder holding {cls.base_folder}/ (data_batch_1..5, "
+    found = _download(cls, train, _checked_hwc, scratch / cls.base_folder, searched)
+    if found is not None:
+        return found
+    raise _not_found(
+        "CIFAR10",
+        split,
+        searched,
+        f"set LVF_DATA to a folder holding {cls.base_folder}/ (data_batch_1..5, "
         "test_batch, batches.meta), or allow the download by giving network access and unsetting "
         "LVF_OFFLINE.",
-        searched,
     )
 
 
-def _checked(images, labels) -> tuple[Tensor, Tensor]:
-    """``(N, H, W)`` uint8 images -> ``(N, 1, H, W)``; labels -> int64."""
+def _checked(images, labels, *, channels_last: bool = False) -> tuple[Tensor, Tensor]:
+    """uint8 images ``(N, H, W)`` -> ``(N, 1, H, W)``, or with ``channels_last``
+    ``(N, H, W, C)`` (torchvision's CIFAR layout) -> ``(N, C, H, W)``; labels -> int64."""
     images, labels = torch.as_tensor(images), torch.as_tensor(labels)
-    if images.dtype != torch.uint8 or images.ndim != 3 or labels.shape != images.shape[:1]:
+    ndim = 4 if channels_last else 3
+    if images.dtype != torch.uint8 or images.ndim != ndim or labels.shape != images.shape[:1]:
         raise ValueError(
             f"decoded arrays look wrong: images {tuple(images.shape)} {images.dtype}, "
             f"labels {tuple(labels.shape)}"
         )
-    return images.unsqueeze(1).contiguous(), labels.to(torch.int64)
+    images = images.permute(0, 3, 1, 2) if channels_last else images.unsqueeze(1)
+    return images.contiguous(), labels.to(torch.int64)
 
 
-def _checked_hwc(images, labels) -> tuple[Tensor, Tensor]:
-    """``(N, H, W, C)`` uint8 images (torchvision's CIFAR layout) -> ``(N, C, H, W)``."""
-    images, labels = torch.as_tensor(images), torch.as_tensor(labels)
-    if images.dtype != torch.uint8 or images.ndim != 4 or labels.shape != images.shape[:1]:
-        raise ValueError(
-            f"decoded arrays look wrong: images {tuple(images.shape)} {images.dtype}, "
-            f"labels {tuple(labels.shape)}"
-        )
-    return images.permute(0, 3, 1, 2).contiguous(), labels.to(torch.int64)
+_checked_hwc = partial(_checked, channels_last=True)
 
 
 def _copy_raw(src: Path, dst: Path, resources: list[tuple[str, str]]) -> None:
@@ -931,16 +939,7 @@ class GaussianMixture2D:
         return torch.logsumexp(self._log_components(points), dim=1)
 
     def score(self, points: Tensor) -> Tensor:
-        """Score ``grad_x log p(x)`` at ``points``, in closed form.
-
-        Parameters
-        ----------
-        points : Tensor, shape (N, 2)
-
-        Returns
-        -------
-        Tensor, shape (N, 2)
-        """
+        """Score ``grad_x log p(x)`` at ``points`` ``(N, 2)``, in closed form: ``(N, 2)``."""
         points = _as_points(points)
         resp = torch.softmax(self._log_components(points), dim=1)  # (N, M)
         return (resp @ self.means.to(points) - points) / self.std**2

@@ -229,6 +229,21 @@ class Adapter:
         )
 
 
+def _diffusers_codec(model: nn.Module, latent_of: Callable[[Any], Tensor]):
+    """``encode``/``decode`` of a diffusers autoencoder: ``latent_of(model.encode(x))`` and
+    ``model.decode(z).sample``, each following its input's device and dtype."""
+
+    def encode(x: Tensor) -> Tensor:
+        _follow(model, x)
+        return latent_of(model.encode(x))
+
+    def decode(z: Tensor) -> Tensor:
+        _follow(model, z)
+        return model.decode(z).sample
+
+    return encode, decode
+
+
 def _prepare(model: nn.Module, device, dtype) -> nn.Module:
     model.eval().requires_grad_(False)
     if device is not None or dtype is not None:
@@ -280,14 +295,7 @@ def autoencoder_kl(
     vae = _prepare(vae, device, dtype)
     cfg = vae.config
 
-    def encode(x: Tensor) -> Tensor:
-        _follow(vae, x)
-        return vae.encode(x).latent_dist.mean
-
-    def decode(z: Tensor) -> Tensor:
-        _follow(vae, z)
-        return vae.decode(z).sample
-
+    encode, decode = _diffusers_codec(vae, lambda out: out.latent_dist.mean)
     return Adapter(
         name=name,
         kind="autoencoder_kl",
@@ -471,8 +479,8 @@ def rae(
     model: Any = "nyu-visionx/RAE-dinov2-wReg-base-ViTXL-n08",
     *,
     device: str | torch.device | None = None,
-    dtype: torch.dtype | None = None,
     local_files_only: bool | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Adapter:
     """A diffusers ``AutoencoderRAE`` (frozen DINOv2 / SigLIP2 / MAE encoder with the trained
     ViT decoder of Zheng et al. 2025) as an :class:`Adapter` (App. B.8.1, ``choice-rae-decoders``).
@@ -490,14 +498,7 @@ def rae(
         ae, name = model, type(model).__name__
     ae = _prepare(ae, device, dtype)
 
-    def encode(x: Tensor) -> Tensor:
-        _follow(ae, x)
-        return ae.encode(x).latent
-
-    def decode(z: Tensor) -> Tensor:
-        _follow(ae, z)
-        return ae.decode(z).sample
-
+    encode, decode = _diffusers_codec(ae, lambda out: out.latent)
     return Adapter(
         name=name,
         kind="rae",

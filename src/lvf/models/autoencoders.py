@@ -38,6 +38,14 @@ class _Autoencoder(nn.Module):
         """Map latent codes ``z`` of shape ``(N, k)`` back to data space."""
         return self.decoder(z)
 
+    def _expect(self, method: str, what: str, t: Tensor, shape: tuple[int, ...]) -> None:
+        """Raise a :class:`ValueError` naming the expected ``(N, *shape)`` unless ``t`` has it."""
+        if t.ndim != len(shape) + 1 or tuple(t.shape[1:]) != tuple(shape):
+            raise ValueError(
+                f"{type(self).__name__}.{method} expects {what} of shape "
+                f"(N, {', '.join(map(str, shape))}), got {tuple(t.shape)}."
+            )
+
     def forward(self, x: Tensor) -> Tensor:
         """Reconstruction ``D(E(x))``, same shape as ``x``."""
         return self.decode(self.encode(x))
@@ -108,20 +116,12 @@ class ConvAE(_Autoencoder):
 
     def encode(self, x: Tensor) -> Tensor:
         """Encode images ``x`` of shape ``(N, C, H, W)`` to latents ``(N, k)``."""
-        expected = (self.in_channels, self.image_size, self.image_size)
-        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(
-                f"ConvAE.encode expects images of shape (N, {', '.join(map(str, expected))}), "
-                f"got {tuple(x.shape)}."
-            )
+        self._expect("encode", "images", x, (self.in_channels, self.image_size, self.image_size))
         return self.encoder(x)
 
     def decode(self, z: Tensor) -> Tensor:
         """Decode latents ``z`` of shape ``(N, k)`` to images ``(N, C, H, W)`` in (0, 1)."""
-        if z.ndim != 2 or z.shape[1] != self.k:
-            raise ValueError(
-                f"ConvAE.decode expects z of shape (N, {self.k}), got {tuple(z.shape)}."
-            )
+        self._expect("decode", "z", z, (self.k,))
         return self.decoder(z)
 
     def extra_repr(self) -> str:

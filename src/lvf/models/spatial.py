@@ -87,21 +87,12 @@ class SpatialConvAE(_Autoencoder):
 
     def encode(self, x: Tensor) -> Tensor:
         """Images ``(N, C, S, S)`` -> latents ``(N, latent_channels, S/4, S/4)``."""
-        expected = (self.in_channels, self.image_size, self.image_size)
-        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(
-                f"SpatialConvAE.encode expects images (N, {', '.join(map(str, expected))}), "
-                f"got {tuple(x.shape)}"
-            )
+        self._expect("encode", "images", x, (self.in_channels, self.image_size, self.image_size))
         return self.encoder(x)
 
     def decode(self, z: Tensor) -> Tensor:
         """Latents ``(N, latent_channels, S/4, S/4)`` -> images in ``(0, 1)``."""
-        if z.ndim != 4 or tuple(z.shape[1:]) != self.latent_shape:
-            raise ValueError(
-                f"SpatialConvAE.decode expects latents (N, {', '.join(map(str, self.latent_shape))}"
-                f"), got {tuple(z.shape)}"
-            )
+        self._expect("decode", "latents", z, tuple(self.latent_shape))
         return self.decoder(z)
 
     def extra_repr(self) -> str:

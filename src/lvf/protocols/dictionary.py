@@ -1,5 +1,8 @@
 """Data-free weight probing (Sec. 4.1): a dictionary of attractors from noise, and OMP with it.
 
+Figs. 4, 15, 16, 17 and Table 2 of the paper; used by chapter 10 (the natural-image stand-in
+and, where its weights load, the Stable Diffusion VAE).
+
 The paper draws as many Gaussian starts as the latent has dimensions, orthogonalises them,
 iterates the latent map ``f`` to its attractors, and uses the attractors as a dictionary: test
 latents are coded with Orthogonal Matching Pursuit over the attractors, decoded, and compared
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from lvf._batching import batched
 from lvf.iterate import IterationResult, iterate
 from lvf.latent_map import LatentMap
 from lvf.measures.omp import omp, random_orthogonal_basis
@@ -72,9 +76,9 @@ def attractor_dictionary(
     f: Callable[[Tensor], Tensor],
     starts: Tensor,
     *,
+    batch_size: int | None = None,
     tol: float = 1e-5,
     max_steps: int = 500,
-    batch_size: int | None = None,
 ) -> tuple[Tensor, IterationResult]:
     """Iterate ``f`` from every start; the final iterates are the dictionary's atoms.
 
@@ -199,23 +203,21 @@ def probe(
        over the attractors at each number of atoms in ``levels``, decode (``postprocess``
        maps outputs back to ``[0, 1]``), and measure the pixel MSE against the images.
 
-    Works on any device: the images are moved to the device of ``starts``.
+    Works on any device: the images are moved to the device of ``starts``. ``batch_size``
+    bounds every call of ``encode`` and ``decode`` (the iteration's active pool included).
     """
     f = LatentMap(encode, decode)
-    atoms, res = attractor_dictionary(f, starts, tol=tol, max_steps=max_steps)
+    atoms, res = attractor_dictionary(
+        f, starts, tol=tol, max_steps=max_steps, batch_size=batch_size
+    )
     ortho = starts.reshape(starts.shape[0], -1)
     out = ProbeResult(
         starts=starts, attractors=res.final, iteration=res, levels=[int(k) for k in levels]
     )
     for name, images in datasets.items():
         x = images.to(starts.device)
-        with torch.no_grad():
-            z = torch.cat(
-                [
-                    encode(preprocess(b) if preprocess else b).to(starts.dtype)
-                    for b in x.split(batch_size)
-                ]
-            )
+        step = (lambda b: encode(preprocess(b))) if preprocess else encode
+        z = batched(step, x, batch_size, dtype=starts.dtype)
         out.latents[name] = z
         out.errors[name] = {
             label: sparse_code_errors(

@@ -1,5 +1,8 @@
 """What the attractors of a trained image autoencoder say about memorization and generalization.
 
+Sec. 3.3 and 3.4 of the paper (Figs. 2, 3, 13, 14); used by chapters 6 (bottleneck), 7 (less
+data) and 8 (training dynamics).
+
 :func:`probe_attractors` makes, for one model, the measurements of the paper's Sec. 3.3
 (Fig. 2, Fig. 13 left, Fig. 14 of App. B.6) and Sec. 3.4 (Fig. 3):
 
@@ -29,6 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from lvf._batching import batched
 from lvf.attractors import Attractors, find_attractors
 from lvf.iterate import iterate
 from lvf.latent_map import LatentMap
@@ -127,11 +131,6 @@ def _device(model) -> torch.device:
 
 
 @torch.no_grad()
-def _batched(fn, x: Tensor, device: torch.device, batch_size: int) -> Tensor:
-    return torch.cat([fn(b.to(device)).cpu() for b in x.split(batch_size)])
-
-
-@torch.no_grad()
 def reconstruction_mse(model, x: Tensor, *, batch_size: int = 512) -> float:
     """Mean squared error per pixel of ``decode(encode(x))`` against ``x`` ``(N, C, H, W)``."""
     device = _device(model)
@@ -186,7 +185,7 @@ def probe_attractors(
             raise ValueError(f"starts={starts} must lie in [1, {len(x_train)}]")
         starts = x_train[:starts]
     device = _device(model)
-    z0 = _batched(model.encode, starts, device, batch_size).to(device)
+    z0 = batched(model.encode, starts, batch_size, device=device, out_device="cpu").to(device)
     f = LatentMap(model.encode, model.decode)
     res = iterate(f, z0, tol=tol, max_steps=max_steps, batch_size=batch_size)
     final = res.final
@@ -199,8 +198,8 @@ def probe_attractors(
         labels=relabel[att.labels].cpu(),
         counts=att.counts[order].cpu(),
     )
-    decoded_final = _batched(model.decode, final, device, batch_size)
-    decoded = _batched(model.decode, att.centers, device, batch_size)
+    decoded_final = batched(model.decode, final, batch_size, device=device, out_device="cpu")
+    decoded = batched(model.decode, att.centers, batch_size, device=device, out_device="cpu")
     mem, _ = max_cosine(decoded_final, x_train)
     mem_att, nearest = max_cosine(decoded, x_train)
     return AttractorProbe(

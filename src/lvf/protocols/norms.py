@@ -1,4 +1,7 @@
-"""Following iterates: norms along a fixed number of iterations.
+"""Following iterates: norms along a fixed number of iterations (App. B.8, Figs. 12, 19, 20).
+
+Used by chapter 11 (are the trajectories contractive?) and chapter 12 (decoders of
+representation autoencoders and the residual streams of language models).
 
 A measurement of the paper on iterated latent maps that does not fit the early-exit
 :func:`lvf.iterate` (the chunked trajectory OOD scores live in :mod:`lvf.measures.ood`):
