@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["TinyLMConfig", "stdlib_text", "windows"]
+__all__ = ["TinyLMConfig", "corpus_split", "stdlib_text", "windows"]
 
 
 def stdlib_text(max_bytes: int = 4_000_000) -> bytes:
@@ -102,7 +102,8 @@ class TinyLMConfig:
         raise ValueError(f"arch must be 'qwen3' or 'llama', got {self.arch!r}")
 
 
-def _split(config: TinyLMConfig) -> tuple[Tensor, Tensor]:
+def corpus_split(config: TinyLMConfig) -> tuple[Tensor, Tensor]:
+    """The corpus of ``config`` as int64 bytes: the first 90 % (training), the rest (held out)."""
     data = torch.frombuffer(bytearray(stdlib_text(config.corpus_bytes)), dtype=torch.uint8)
     cut = int(0.9 * len(data))
     return data[:cut].long(), data[cut:].long()
@@ -112,7 +113,7 @@ def windows(config: TinyLMConfig, n: int, *, seed: int = 0, length: int | None =
     """``n`` random byte windows of the held-out text, ``(n, length)`` int64 ``input_ids``
     (``length`` defaults to the training ``seq_len``)."""
     length = length or config.seq_len
-    _, held = _split(config)
+    _, held = corpus_split(config)
     g = torch.Generator().manual_seed(seed)
     starts = torch.randint(0, len(held) - length, (n,), generator=g)
     return torch.stack([held[s : s + length] for s in starts.tolist()])

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from lvf.cache import Entry
-from lvf.models.tinylm import TinyLMConfig, _split, windows
+from lvf.models.tinylm import TinyLMConfig, corpus_split, windows
 
 __all__ = ["TrainedLM", "trained_lm"]
 
@@ -58,7 +58,7 @@ def trained_lm(config: TinyLMConfig | None = None) -> TrainedLM:
             content["seconds"],
             from_cache=True,
         )
-    train, held = _split(config)
+    train, _ = corpus_split(config)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = config.build()
