@@ -15,8 +15,8 @@ import lvf
 
 SRC = Path(lvf.__file__).resolve().parent
 ENGINE = {
-    "attractors", "convergence", "field", "iterate", "jacobian", "latent_map", "potential",
-    "residual", "_batching", "_lazy",
+    "attractors", "convergence", "field", "fixed_point", "iterate", "jacobian", "latent_map",
+    "potential", "residual", "_batching", "_lazy",
 }  # fmt: skip
 
 
