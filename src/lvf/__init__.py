@@ -12,8 +12,7 @@ The engine, for your own autoencoder, is at the top of the package::
     att = lvf.find_attractors(res.final[res.converged], cos_threshold=0.99)
     lvf.jacobian.is_stable(f, att.centers)
 
-with accelerated end points (:func:`end_points`: Anderson mixing, each end point verified),
-fixed-point refinement (:func:`refine_fixed_points`, :mod:`lvf.convergence`), fields on a
+with fixed-point refinement (:func:`refine_fixed_points`, :mod:`lvf.convergence`), fields on a
 plane (:mod:`lvf.field`), potentials of 2-D fields (:mod:`lvf.potential`) and descent on the
 residual (:mod:`lvf.residual`). Around it, one folder per purpose:
 
@@ -34,7 +33,6 @@ from lvf._lazy import submodule_loader
 from lvf.attractors import Attractors, find_attractors
 from lvf.book.scales import configure_threads, current_scale, pick
 from lvf.convergence import refine_fixed_points
-from lvf.fixed_point import end_points
 from lvf.iterate import IterationResult, iterate
 from lvf.latent_map import LatentMap
 
@@ -69,7 +67,6 @@ __all__ = [
     "LatentMap",
     "configure_threads",
     "current_scale",
-    "end_points",
     "find_attractors",
     "iterate",
     "pick",

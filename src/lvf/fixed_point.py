@@ -20,6 +20,13 @@ iterated again by plain :func:`lvf.iterate` from its start, so it ends exactly w
 iteration ends; the stability test is applied to those end points too, so a start that plain
 iteration leaves on a saddle (its stable manifold) is converged but not an attractor.
 
+**Status: experimental.** On the book's networks plain iteration already converges in tens of
+steps (spectral radius about 0.6 at the attractors of chapter 6's MNIST k = 32 model), and
+this search spends *more* evaluations than plain iteration there (``benchmarks/fixed_point.py``
+measures it); without its safeguard, Anderson mixing diverged or landed on unstable fixed
+points for most starts — the verification caught every one. It is kept, tested, for maps
+whose attractors are slow to reach; the protocols use plain :func:`lvf.iterate`.
+
 Written here because neither torch nor scipy offers batched, per-point Anderson mixing with
 this verification for latents of any shape, on CPU and GPU (``scipy.optimize.anderson``
 solves one system at a time, on the CPU, and accepts any root).
@@ -160,8 +167,16 @@ def _anderson(f, z0: Tensor, tol: float, max_steps: int, memory: int, max_norm: 
             x_new = fx
         fx_new = f(x_new.view(-1, *shape)).reshape(x_new.shape[0], -1)
         g_new = fx_new - x_new
-        # a step that multiplies the residual tenfold restarts that point's memory
-        grew = g_new.square().sum(dim=1) > 100 * g.square().sum(dim=1)
+        # safeguard: where the mixed step did not shrink the residual, take the plain step
+        # z <- f(z) instead (one more evaluation) and forget that point's memory, so the
+        # search stays where plain iteration goes instead of jumping to another fixed point
+        grew = ~(g_new.square().sum(dim=1) < g.square().sum(dim=1))
+        if bool(grew.any()):
+            rows = torch.nonzero(grew).squeeze(1)
+            x_new[rows] = fx[rows]
+            fx_new[rows] = f(fx[rows].view(-1, *shape)).reshape(len(rows), -1)
+            evals[idx[rows]] += 1
+            g_new = fx_new - x_new
         d_f.append(fx_new - fx)
         d_g.append(g_new - g)
         if bool(grew.any()):
