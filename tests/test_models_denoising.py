@@ -23,17 +23,18 @@ def test_noise_only_in_training_mode():
         Denoising(m, -1.0)
 
 
+def _toy_mlp(dataset: str, model_kwargs: dict, **settings) -> TrainConfig:
+    """A 2-D MLP autoencoder (k = 2) on a toy dataset, mini-batches of 32."""
+    return TrainConfig(
+        model="mlp", dataset=f"toy:{dataset}", batch_size=32,
+        model_kwargs={"in_dim": 2, "k": 2, **model_kwargs}, **settings,
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 def test_trained_is_cached_and_zero_noise_matches_lvf_train(tmp_path, monkeypatch):
     monkeypatch.setenv("LVF_CACHE", str(tmp_path))
-    cfg = TrainConfig(
-        model="mlp",
-        dataset="toy:moons",
-        n_train=64,
-        epochs=2,
-        batch_size=32,
-        model_kwargs={"in_dim": 2, "k": 2, "hidden": (8,)},
-    )
+    cfg = _toy_mlp("moons", {"hidden": (8,)}, n_train=64, epochs=2)
 
     def dae(noise):
         return replace(cfg, noise_std=noise)
@@ -60,17 +61,10 @@ def test_trained_dae_equals_the_hand_written_recipe(tmp_path, monkeypatch):
     """A DAE from the cache-backed trainer has exactly the weights of seeding torch, building
     the model and fitting it wrapped in Denoising (how chapters trained them before)."""
     monkeypatch.setenv("LVF_CACHE", str(tmp_path))
-    cfg = TrainConfig(
-        model="mlp",
-        dataset="toy:gaussians",
-        n_train=128,
-        epochs=3,
-        batch_size=32,
-        lr=2e-3,
-        seed=3,
-        noise_std=0.3,
-        model_kwargs={"in_dim": 2, "k": 2, "hidden": (16,), "activation": "silu"},
-    )
+    cfg = _toy_mlp(
+        "gaussians", {"hidden": (16,), "activation": "silu"},
+        n_train=128, epochs=3, lr=2e-3, seed=3, noise_std=0.3,
+    )  # fmt: skip
     got = trained(cfg, device="cpu", progress=False).model
     torch.manual_seed(3)
     ref = MLPAE(in_dim=2, k=2, hidden=(16,), activation="silu")
