@@ -3,14 +3,21 @@ import json
 import pytest
 
 from lvf.book import report
+from lvf.book.verdicts import judge, not_tested
+
+YES = judge([0.9, 0.8, 1.0], smallest=0.5, measure="ρ")
+NO = judge([-0.2, 0.0, 0.1], smallest=0.5, measure="ρ")
+PART = judge([0.2, 0.25, 0.3], smallest=0.5, measure="ρ")
 
 
 def test_records_are_written_replaced_and_loaded(tmp_path, monkeypatch):
     monkeypatch.setenv("LVF_CLAIMS", str(tmp_path))
     monkeypatch.setenv("LVF_SCALE", "tiny")
-    report.record("a", chapter="ch", paper="p", ours="o1", verdict="reproduced", numbers={"x": 1})
-    report.record("b", chapter="ch", paper="p", ours="o", verdict="not reproduced")
-    report.record("a", chapter="ch", paper="p", ours="o2", verdict="partly reproduced")
+    report.record(
+        "a", chapter="ch", paper="p", ours="o1", verdict=YES, model="paper", numbers={"x": 1}
+    )
+    report.record("b", chapter="ch", paper="p", ours="o", verdict=NO, model="stand-in")
+    report.record("a", chapter="ch", paper="p", ours="o2", verdict=PART, model="paper")
     claims = report.load("ch")
     assert [(c.id, c.ours, c.verdict) for c in claims] == [
         ("a", "o2", "partly reproduced"),
@@ -18,14 +25,19 @@ def test_records_are_written_replaced_and_loaded(tmp_path, monkeypatch):
     ]
     assert claims[0].scale == "tiny"
     assert json.loads((tmp_path / "ch.json").read_text())[1]["id"] == "b"
+    assert claims[0].judged.effects == (0.2, 0.25, 0.3) and claims[0].judged.seeds == 3
     md = report.table("ch").data
-    assert "| a | p | o2 *(tiny scale)* | **partly reproduced** |" in md
+    assert "| a | p | o2 *(tiny scale)* | the paper's model" in md
+    assert "**partly reproduced** +0.25 [+0.126, +0.374], 3 seeds |" in md
+    assert "**analog: not reproduced** -0.0333" in md  # a stand-in's verdict is an analog
 
 
-def test_unknown_verdict_is_refused(tmp_path, monkeypatch):
+def test_typed_verdicts_and_unknown_models_are_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("LVF_CLAIMS", str(tmp_path))
-    with pytest.raises(ValueError, match="verdict must be one of"):
-        report.record("a", chapter="ch", paper="p", ours="o", verdict="sort of")
+    with pytest.raises(TypeError, match="never typed"):
+        report.record("a", chapter="ch", paper="p", ours="o", verdict="reproduced", model="paper")
+    with pytest.raises(ValueError, match="model must be one of"):
+        report.record("a", chapter="ch", paper="p", ours="o", verdict=YES, model="mine")
 
 
 def test_reproduction_joins_records_with_every_paper_claim(tmp_path, monkeypatch):
@@ -39,9 +51,10 @@ def test_reproduction_joins_records_with_every_paper_claim(tmp_path, monkeypatch
             chapter=chapter,
             paper="p",
             ours=f"o {chapter}",
-            verdict="reproduced",
+            verdict=YES,
+            model="paper",
         )
-    report.record("not-a-paper-claim", chapter="chA", paper="p", ours="o", verdict="reproduced")
+    report.record("not-a-paper-claim", chapter="chA", paper="p", ours="o", verdict=YES, model="any")
     rows, orphans = report.reproduction()
     assert [o.id for o in orphans] == ["not-a-paper-claim"]
     mine = [r for r in rows if r["claim"] == first.text]
@@ -50,6 +63,17 @@ def test_reproduction_joins_records_with_every_paper_claim(tmp_path, monkeypatch
     others = [r for r in rows if r["claim"] != first.text]
     assert len(others) == len(CLAIMS) - 1
     assert all(r["verdict"] == "not tested" and r["ours"] for r in others)
+    assert all(r["model"] == "untested" for r in others)
+    assert mine[0]["interval"] == YES.interval() and mine[0]["shown"] == "reproduced"
+
+
+def test_not_tested_records_carry_their_reason(tmp_path, monkeypatch):
+    monkeypatch.setenv("LVF_CLAIMS", str(tmp_path))
+    v = not_tested("no weights here")
+    report.record("a", chapter="ch", paper="p", ours="o", verdict=v, model="paper")
+    (c,) = report.load("ch")
+    assert c.verdict == "not tested" and c.judged.reason == "no weights here"
+    assert c.judged.interval() == ""
 
 
 def test_paper_claims_are_unique_and_name_real_records():

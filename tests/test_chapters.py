@@ -83,6 +83,15 @@ def test_chapter_executes_at_tiny_scale(chapter: Path, python3_kernel: str, monk
     from lvf.book.claims import CLAIMS
 
     known = {rid for c in CLAIMS for rid in c.tested_by}
+    # and every verdict comes from lvf.book.verdicts with an interval over seeds
+    from lvf.book.scales import seeds
+
     for f in claims.glob("*.json"):
-        unknown = {r["id"] for r in json.loads(f.read_text())} - known
+        records = json.loads(f.read_text())
+        unknown = {r["id"] for r in records} - known
         assert not unknown, f"{f.stem} records {unknown}: add them to lvf.book.claims.CLAIMS"
+        for r in records:
+            j = r.get("judgement") or {}
+            assert j.get("label") == r["verdict"], f"{r['id']}: no computed verdict"
+            if r["verdict"] != "not tested" and r.get("model") != "any":
+                assert j["seeds"] >= len(seeds()), f"{r['id']}: {j['seeds']} seeds"

@@ -74,9 +74,20 @@ def test_starts_max_steps_and_repr():
     pr = probe_attractors(model, train, test, starts=2, max_steps=3)
     assert pr.final.shape == (2, 4) and pr.steps.tolist() == [1, 3]
     assert pr.converged.tolist() == [True, False] and pr.converged_fraction == 0.5
-    assert "distinct=2" in repr(pr) and pr.settings["max_steps"] == 3
+    # the start still in transit is no attractor: one attractor (P0), label -1 for the other
+    assert pr.n_distinct == 1 and pr.attractors.labels.tolist() == [0, -1]
+    assert pr.unconverged == 1 and pr.mem.tolist() == pytest.approx([1.0])
+    assert pr.summary()["unconverged"] == 1
+    assert "distinct=1" in repr(pr) and pr.settings["max_steps"] == 3
     with pytest.raises(ValueError, match="starts"):
         probe_attractors(model, train, test, starts=5)
+
+
+def test_no_start_converges():
+    model, train, test = _data()
+    pr = probe_attractors(model, train[1:], test, max_steps=2)
+    assert pr.converged_fraction == 0.0 and pr.n_distinct == 0 and pr.rank90 == 0
+    assert math.isnan(pr.mem_mean) and "distinct=0" in repr(pr)
 
 
 def test_reconstruction_mse_batches():

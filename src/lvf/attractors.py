@@ -42,7 +42,8 @@ class Attractors:
         return self.centers.shape[0]
 
     def __repr__(self) -> str:
-        return f"Attractors(M={len(self)}, N={self.labels.numel()}, largest={self.counts.max()})"
+        largest = int(self.counts.max()) if len(self) else 0
+        return f"Attractors(M={len(self)}, N={self.labels.numel()}, largest={largest})"
 
 
 def _features(x: Tensor, metric: str, zero_tol: float) -> Tensor:

@@ -1,6 +1,8 @@
 """Per-claim records: what the paper says, what a chapter measured, and the verdict.
 
-Each chapter calls :func:`record` once per claim of the paper it tests. Records are JSON
+Each chapter calls :func:`record` once per claim of the paper it tests, with a
+:class:`lvf.book.verdicts.Verdict` computed by :func:`lvf.book.verdicts.judge` (never a label
+typed in the chapter) and the kind of model it was measured on. Records are JSON
 files, one per chapter, in :func:`claims_dir`; the reproduction report collects them with
 :func:`load`, so no result is typed by hand. :func:`table` shows a chapter's records as the
 "the paper says / we see" table that closes it, and stamps the chapter's running time
@@ -21,24 +23,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lvf.book.scales import current_scale
+from lvf.book.verdicts import LABELS, MODEL_KINDS, Verdict
 from lvf.cache import atomic_write
 
 if TYPE_CHECKING:
     from IPython.display import Markdown
 
 __all__ = [
+    "MODEL_KINDS",
     "VERDICTS",
     "Claim",
     "claims_dir",
+    "figure",
     "load",
     "markdown",
     "record",
     "reproduction",
     "runs",
+    "summary",
     "table",
 ]
 
-VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not tested")
+VERDICTS = LABELS
 
 
 @dataclass
@@ -56,7 +62,13 @@ class Claim:
     ours
         What we measured, with numbers.
     verdict
-        One of :data:`VERDICTS`.
+        One of :data:`VERDICTS` (the label of ``judgement``).
+    model
+        What it was measured on: a key of :data:`MODEL_KINDS` (``"stand-in"`` verdicts are
+        analogs).
+    judgement
+        The :class:`~lvf.book.verdicts.Verdict` as a dict: per-seed effects, estimate,
+        interval, smallest effect that counts, parts.
     scale
         The scale it was measured at (``tiny``, ``book`` or ``paper``).
     numbers
@@ -68,11 +80,26 @@ class Claim:
     paper: str
     ours: str
     verdict: str
+    model: str = "paper"
+    judgement: dict[str, Any] = field(default_factory=dict)
     scale: str = field(default_factory=current_scale)
     numbers: dict[str, Any] = field(default_factory=dict)
     hardware: str = field(default_factory=lambda: _hardware())
     date: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d"))
     commit: str = field(default_factory=lambda: _commit())
+
+    @property
+    def judged(self) -> Verdict:
+        """The verdict with its interval (:class:`lvf.book.verdicts.Verdict`)."""
+        if not self.judgement:
+            return Verdict(self.verdict)
+        return Verdict.from_dict(self.judgement)
+
+    @property
+    def shown(self) -> str:
+        """The verdict as the book prints it: ``"analog: "`` before a stand-in's."""
+        analog = self.model == "stand-in" and self.verdict != "not tested"
+        return f"analog: {self.verdict}" if analog else self.verdict
 
 
 def _hardware() -> str:
@@ -119,18 +146,33 @@ def record(
     chapter: str,
     paper: str,
     ours: str,
-    verdict: str,
+    verdict: Verdict,
+    model: str,
     numbers: dict[str, Any] | None = None,
 ) -> Claim:
-    """Record (or replace) the claim ``id`` of ``chapter`` and return it."""
-    if verdict not in VERDICTS:
-        raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
+    """Record (or replace) the claim ``id`` of ``chapter`` and return it.
+
+    ``verdict`` comes from :func:`lvf.book.verdicts.judge`, :func:`~lvf.book.verdicts.combine`
+    or :func:`~lvf.book.verdicts.not_tested`; ``model`` is a key of :data:`MODEL_KINDS`. In a
+    notebook the verdict is also glued (MyST-NB) for the chapter's prose: ``verdict.<id>``
+    (the label as printed, ``"analog: …"`` for a stand-in) and ``interval.<id>`` (estimate,
+    interval and seeds).
+    """
+    if not isinstance(verdict, Verdict):
+        raise TypeError(
+            f"verdict must be a lvf.book.verdicts.Verdict (from judge, combine or not_tested), "
+            f"got {verdict!r}: verdicts are computed, never typed"
+        )
+    if model not in MODEL_KINDS:
+        raise ValueError(f"model must be one of {tuple(MODEL_KINDS)}, got {model!r}")
     claim = Claim(
         id=id,
         chapter=chapter,
         paper=paper,
         ours=ours,
-        verdict=verdict,
+        verdict=verdict.label,
+        model=model,
+        judgement=_jsonable(verdict.as_dict()),
         numbers=_jsonable(numbers or {}),
     )
     path = _file(chapter)
@@ -138,7 +180,23 @@ def record(
     claims[id] = asdict(claim)
     text = json.dumps(list(claims.values()), indent=2, ensure_ascii=False)
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    glue(f"verdict.{id}", claim.shown)
+    glue(f"interval.{id}", verdict.interval() or verdict.reason)
     return claim
+
+
+def glue(name: str, value: Any) -> None:
+    """Glue ``value`` under ``name`` for the chapter's prose (MyST-NB's ``glue``, not
+    displayed); outside a notebook kernel it does nothing."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the book extra
+        return
+    if get_ipython() is None:
+        return
+    from myst_nb import glue as _glue
+
+    _glue(name, value, display=False)
 
 
 def _jsonable(value: Any) -> Any:
@@ -190,9 +248,16 @@ def table(chapter: str):
     """
     _stamp_run(chapter)
     rows = [
-        (c.id, c.paper, f"{c.ours} *({c.scale} scale)*", f"**{c.verdict}**") for c in load(chapter)
+        (
+            c.id,
+            c.paper,
+            f"{c.ours} *({c.scale} scale)*",
+            MODEL_KINDS.get(c.model, c.model),
+            f"**{c.shown}** {c.judged.interval()}".strip(),
+        )
+        for c in load(chapter)
     ]
-    return markdown(["claim", "the paper says", "we see", "verdict"], rows)
+    return markdown(["claim", "the paper says", "we see", "measured on", "verdict"], rows)
 
 
 def _stamp_run(chapter: str) -> None:
@@ -245,16 +310,92 @@ def reproduction() -> tuple[list[dict[str, Any]], list[Claim]]:
     by_id: dict[str, list[Claim]] = {}
     for r in records:
         by_id.setdefault(r.id, []).append(r)
-    fields = ("record", "chapter", "ours", "verdict", "scale", "hardware", "date", "commit")
+    fields = (
+        "record", "chapter", "ours", "verdict", "model", "scale", "hardware", "date", "commit"
+    )  # fmt: skip
     rows: list[dict[str, Any]] = []
     for pc in CLAIMS:
         base = dict(section=pc.section, where=pc.where, claim=pc.text)
         found = [r for rid in pc.tested_by for r in by_id.get(rid, [])]
         for r in found:
-            rows.append(base | {f: getattr(r, "id" if f == "record" else f) for f in fields})
+            row = base | {f: getattr(r, "id" if f == "record" else f) for f in fields}
+            rows.append(row | dict(shown=r.shown, interval=r.judged.interval()))
         if not found:
             why = pc.untested or "No record yet: the chapter that tests it has not run here."
-            rows.append(base | dict.fromkeys(fields, "") | dict(ours=why, verdict="not tested"))
+            empty = base | dict.fromkeys(fields, "") | dict(shown="not tested", interval="")
+            rows.append(empty | dict(ours=why, verdict="not tested", model="untested"))
     known = {rid for pc in CLAIMS for rid in pc.tested_by}
     orphans = [r for r in records if r.id not in known]
     return rows, orphans
+
+
+KINDS_SHOWN: dict[str, str] = {
+    "paper": "on the paper's models",
+    "any": "on statements about any model",
+    "stand-in": "on stand-ins (analogs)",
+    "untested": "not tested",
+}
+"""Columns of the report's summary, in order: what a verdict was measured on."""
+
+
+def summary(rows: list[dict[str, Any]]):
+    """Verdicts counted by what they were measured on (a pandas DataFrame).
+
+    ``rows`` come from :func:`reproduction`; rows are verdicts (:data:`VERDICTS`), columns
+    :data:`KINDS_SHOWN` (the paper's models, general statements, stand-ins, untested), with
+    a total row and column. A claim tested in two chapters counts twice.
+    """
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    table = pd.crosstab(df.verdict, df.model).reindex(
+        index=list(VERDICTS), columns=list(KINDS_SHOWN), fill_value=0
+    )
+    table.columns = list(KINDS_SHOWN.values())
+    table.loc["total"] = table.sum()
+    table["total"] = table.sum(axis=1)
+    return table
+
+
+def figure(rows: list[dict[str, Any]]):
+    """Claims by verdict and chapter, the paper's models apart from stand-ins.
+
+    One horizontal bar per chapter (and one for claims no chapter tests), split by verdict;
+    left panel: direct tests (the paper's models and statements about any model), right
+    panel: stand-ins. Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    colours = {
+        "reproduced": "#2a9d8f",
+        "partly reproduced": "#8ab17d",
+        "inconclusive": "#e9c46a",
+        "not reproduced": "#e76f51",
+        "not tested": "#bbbbbb",
+    }
+    df = pd.DataFrame(rows)
+    df["where"] = df.chapter.str.slice(0, 4).where(df.chapter != "", "none")
+    panels = {
+        "direct tests: the paper's models, general statements": df.model.isin(
+            ["paper", "any", "untested"]
+        ),
+        "stand-ins: analog verdicts": df.model == "stand-in",
+    }
+    chapters = sorted(df["where"].unique(), key=lambda c: (c == "none", c))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.32 * len(chapters) + 1.6), sharey=True)
+    for ax, (title, keep) in zip(axes, panels.items(), strict=True):
+        counts = pd.crosstab(df[keep]["where"], df[keep].verdict).reindex(
+            index=chapters, columns=list(colours), fill_value=0
+        )
+        left = pd.Series(0, index=chapters)
+        for verdict, colour in colours.items():
+            ax.barh(chapters, counts[verdict], left=left, color=colour, label=verdict)
+            left = left + counts[verdict]
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("records")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0].invert_yaxis()
+    axes[1].legend(loc="lower right", fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig

@@ -20,7 +20,7 @@ __all__ = ["chamfer_similarity", "max_cosine", "memorization", "rank_explaining"
 
 
 def _unit_rows(x: Tensor) -> Tensor:
-    x = x.reshape(x.shape[0], -1).float()
+    x = x.flatten(1).float()
     return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
@@ -76,7 +76,9 @@ def rank_explaining(x: Tensor, share: float = 0.9, *, center: bool = False) -> i
     """
     if not 0 < share <= 1:
         raise ValueError(f"share must lie in (0, 1], got {share}")
-    m = x.reshape(x.shape[0], -1).double()
+    if x.shape[0] == 0:
+        return 0
+    m = x.flatten(1).double()
     if center:
         m = m - m.mean(dim=0, keepdim=True)
     s2 = torch.linalg.svdvals(m).square()

@@ -9,16 +9,20 @@ data) and 8 (training dynamics).
 1. encode the starts (by default training images) and iterate ``z <- f(z) = E(D(z))`` until the
    squared step falls below ``tol`` or ``max_steps`` is reached (App. D: 1e-6 and 3,000 for the
    small convolutional autoencoders);
-2. group the final iterates into distinct attractors, two being equal when their cosine
+2. keep the **converged** end points only (the step criterion met within ``max_steps``): an
+   end point still in transit is not an attractor; the share that converged is
+   :attr:`AttractorProbe.converged_fraction` and the others are counted apart;
+3. group the converged end points into distinct attractors, two being equal when their cosine
    similarity exceeds 0.99 (:func:`lvf.find_attractors`, the rule of Fig. 3c);
-3. decode; the **memorization coefficient** of every start's final iterate is the cosine
+4. decode; the **memorization coefficient** of every converged start's attractor is the cosine
    similarity of its decoding to the closest training image
    (:func:`lvf.measures.memorization.memorization`,
-   the max the paper means), reported as mean ± std over the starts (``choice-mem-average``: all
-   attractors reached from the start set, not de-duplicated);
-4. the **rank-90** of the decoded *distinct* attractors
-   (:func:`lvf.measures.memorization.rank_explaining`);
-5. the model's reconstruction error (mean squared error per pixel) on test and training images,
+   the max the paper means), reported as mean ± std over those starts (``choice-mem-average``:
+   all attractors reached from the start set, not de-duplicated);
+5. the **rank-90** of the decoded *distinct* attractors
+   (:func:`lvf.measures.memorization.rank_explaining`, uncentred, 90 % of the energy): the
+   book's one definition, used by every chapter;
+6. the model's reconstruction error (mean squared error per pixel) on test and training images,
    the paper's measure of generalization.
 
 Everything runs in batches on the device of the model, CPU or GPU.
@@ -38,7 +42,7 @@ from lvf.iterate import iterate
 from lvf.latent_map import LatentMap
 from lvf.measures.memorization import max_cosine, rank_explaining
 
-__all__ = ["AttractorProbe", "probe_attractors", "reconstruction_mse"]
+__all__ = ["AttractorProbe", "converged_attractors", "probe_attractors", "reconstruction_mse"]
 
 
 @dataclass
@@ -55,12 +59,13 @@ class AttractorProbe:
     steps, converged
         ``(N,)`` number of applications of ``f`` and whether the step criterion was met.
     attractors
-        The distinct attractors among ``final`` (``centers`` ``(M, k)``, ``labels`` ``(N,)``,
-        ``counts`` ``(M,)``), largest basin first.
+        The distinct attractors among the converged end points (``centers`` ``(M, k)``,
+        ``labels`` ``(N,)`` with ``-1`` for a start that did not converge, ``counts``
+        ``(M,)``), largest basin first.
     decoded
         ``(M, C, H, W)`` decoded distinct attractors ``D(z*)``, in the order of ``attractors``.
     mem
-        ``(N,)`` memorization coefficient of every start's final iterate.
+        ``(N_conv,)`` memorization coefficient of the end point of every converged start.
     mem_attractors, nearest
         ``(M,)`` memorization coefficient of each distinct attractor and the index (into the
         training images given) of its closest training image.
@@ -87,7 +92,8 @@ class AttractorProbe:
 
     @property
     def mem_mean(self) -> float:
-        return float(self.mem.mean())
+        """Mean memorization coefficient over the converged starts (``nan`` if none)."""
+        return float(self.mem.mean()) if self.mem.numel() else float("nan")
 
     @property
     def mem_std(self) -> float:
@@ -99,7 +105,13 @@ class AttractorProbe:
 
     @property
     def converged_fraction(self) -> float:
+        """Share of the starts whose end point met the step criterion (an attractor)."""
         return float(self.converged.float().mean())
+
+    @property
+    def unconverged(self) -> int:
+        """Starts still in transit at ``max_steps``: counted apart, never attractors."""
+        return int((~self.converged).sum())
 
     def summary(self) -> dict[str, float | int]:
         """The scalar results, for tables and :func:`lvf.book.report.record`."""
@@ -112,6 +124,7 @@ class AttractorProbe:
             "distinct": self.n_distinct,
             "starts": int(self.final.shape[0]),
             "converged": self.converged_fraction,
+            "unconverged": self.unconverged,
             "median_steps": float(self.steps.float().median()),
         }
 
@@ -128,6 +141,36 @@ def _device(model) -> torch.device:
         return next(model.parameters()).device
     except (AttributeError, StopIteration):
         return torch.device("cpu")
+
+
+def converged_attractors(
+    final: Tensor, converged: Tensor, *, cos_threshold: float = 0.99
+) -> Attractors:
+    """The distinct attractors among the converged end points, largest basin first.
+
+    Parameters
+    ----------
+    final
+        ``(N, *latent)`` end points of an iteration.
+    converged
+        ``(N,)`` bool, whether each met the step criterion.
+
+    Returns
+    -------
+    Attractors
+        ``centers`` ``(M, *latent)``, ``counts`` ``(M,)`` and ``labels`` ``(N,)`` on the CPU;
+        a start that did not converge has label ``-1`` and belongs to no attractor.
+    """
+    converged = converged.to(final.device)
+    labels = torch.full((final.shape[0],), -1, dtype=torch.long)
+    if not bool(converged.any()):
+        return Attractors(final[:0].cpu(), labels, torch.zeros(0, dtype=torch.long))
+    att = find_attractors(final[converged], cos_threshold=cos_threshold)
+    order = torch.argsort(att.counts, descending=True, stable=True)
+    relabel = torch.empty_like(order)
+    relabel[order] = torch.arange(len(order), device=order.device)
+    labels[converged.cpu()] = relabel[att.labels].cpu()
+    return Attractors(att.centers[order].cpu(), labels, att.counts[order].cpu())
 
 
 @torch.no_grad()
@@ -188,24 +231,17 @@ def probe_attractors(
     z0 = batched(model.encode, starts, batch_size, device=device, out_device="cpu").to(device)
     f = LatentMap(model.encode, model.decode)
     res = iterate(f, z0, tol=tol, max_steps=max_steps, batch_size=batch_size)
-    final = res.final
-    att = find_attractors(final, cos_threshold=cos_threshold)
-    order = torch.argsort(att.counts, descending=True, stable=True)
-    relabel = torch.empty_like(order)
-    relabel[order] = torch.arange(len(order), device=order.device)
-    att = Attractors(
-        centers=att.centers[order].cpu(),
-        labels=relabel[att.labels].cpu(),
-        counts=att.counts[order].cpu(),
-    )
-    decoded_final = batched(model.decode, final, batch_size, device=device, out_device="cpu")
+    final, converged = res.final, res.converged
+    att = converged_attractors(final, converged, cos_threshold=cos_threshold)
+    ends = final[converged.to(final.device)]
+    decoded_final = batched(model.decode, ends, batch_size, device=device, out_device="cpu")
     decoded = batched(model.decode, att.centers, batch_size, device=device, out_device="cpu")
     mem, _ = max_cosine(decoded_final, x_train)
     mem_att, nearest = max_cosine(decoded, x_train)
     return AttractorProbe(
         final=final.cpu(),
         steps=res.steps.cpu(),
-        converged=res.converged.cpu(),
+        converged=converged.cpu(),
         attractors=att,
         decoded=decoded,
         mem=mem.cpu(),

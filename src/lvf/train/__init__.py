@@ -2,6 +2,7 @@
 
 * :func:`trained` — an autoencoder described by a :class:`TrainConfig` (any registered
   model, any dataset of :mod:`lvf.data`, plain or denoising), trained once and cached;
+* :func:`seeded` — the same configuration with another seed (initialisation and data);
 * :func:`fit` — the plain training loop it uses (Adam, step schedule, MSE), for your own model;
 * :func:`trained_lm` — the tiny byte-level language model of :mod:`lvf.models.tinylm`.
 
@@ -14,6 +15,7 @@ from lvf.train.autoencoders import (
     TrainConfig,
     TrainedModel,
     fit,
+    seeded,
     trained,
     training_data,
 )
@@ -26,6 +28,7 @@ __all__ = [
     "TrainedLM",
     "TrainedModel",
     "fit",
+    "seeded",
     "trained",
     "trained_lm",
     "training_data",

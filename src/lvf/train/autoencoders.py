@@ -19,7 +19,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ __all__ = [
     "TrainConfig",
     "TrainedModel",
     "fit",
+    "seeded",
     "trained",
     "training_data",
 ]
@@ -215,6 +216,17 @@ def _dataset_kind(dataset: str) -> str:
             f"or 'toy:<name>' with a name in {', '.join(_data.TOY_DATASETS)}."
         )
     return "image"
+
+
+def seeded(config: TrainConfig, seed: int) -> TrainConfig:
+    """``config`` repeated with another seed: ``seed`` sets both the initialisation and
+    mini-batch order (:attr:`TrainConfig.seed`) and the draw of the training data
+    (:attr:`TrainConfig.data_seed`). Seed 0 is ``config`` itself when both seeds are 0.
+
+    >>> seeded(TrainConfig(model="conv", dataset="mnist", epochs=1), 2).data_seed
+    2
+    """
+    return replace(config, seed=seed, data_seed=seed)
 
 
 def training_data(config: TrainConfig) -> Tensor:
