@@ -68,3 +68,22 @@ def test_round_trip_and_not_tested():
     assert nt.label == "not tested" and nt.interval() == "" and nt.seeds == 0
     with pytest.raises(ValueError, match="why"):
         not_tested("")
+
+
+def test_trend_per_seed_and_group():
+    import pandas as pd
+
+    from lvf.book.verdicts import trend
+
+    rows = []
+    for seed in range(3):
+        for k in (2, 8, 32, 128):
+            rows.append(dict(seed=seed, dataset="falls", k=k, mem=1 / k + 0.001 * seed))
+            rows.append(dict(seed=seed, dataset="flat", k=k, mem=[0.5, 0.4, 0.6, 0.5][seed]))
+    df = pd.DataFrame(rows)
+    v = trend(df[df.dataset == "falls"], x="k", y="mem", direction=-1)
+    assert v.label == "reproduced" and v.effects == (1.0, 1.0, 1.0)
+    both = trend(df, x="k", y="mem", direction=-1, by="dataset")
+    # the flat group is constant within each seed: every ρ is undefined → inconclusive
+    assert both.parts["flat"].label == "inconclusive"
+    assert both.label == "partly reproduced" and list(both.parts) == ["falls", "flat"]

@@ -41,6 +41,7 @@ __all__ = [
     "combine",
     "judge",
     "not_tested",
+    "trend",
 ]
 
 LABELS: tuple[str, ...] = (
@@ -248,3 +249,52 @@ def not_tested(reason: str) -> Verdict:
     if not reason:
         raise ValueError("say why the claim is not tested")
     return Verdict("not tested", reason=reason)
+
+
+def trend(
+    table,
+    *,
+    x: str,
+    y: str,
+    direction: int,
+    smallest: float = 0.5,
+    by: str | None = None,
+    seed: str = "seed",
+    measure: str = "",
+) -> Verdict:
+    """The verdict on a monotone trend ("``y`` falls as ``x`` grows") measured on each seed.
+
+    For every seed (and every group, e.g. dataset), the effect is Spearman's correlation of
+    ``x`` with ``y`` across the rows (:func:`lvf.measures.stats.spearman`); :func:`judge`
+    turns each group's per-seed correlations into a verdict and :func:`combine` joins the
+    groups.
+
+    Parameters
+    ----------
+    table
+        A pandas DataFrame with one row per measurement: columns ``seed``, ``x``, ``y`` and,
+        if given, ``by``.
+    direction
+        ``+1`` when the paper says ``y`` grows with ``x``, ``-1`` when it falls.
+    smallest
+        Smallest correlation that counts (default 0.5).
+    by
+        Column whose values are judged apart and combined (e.g. ``"dataset"``), or ``None``.
+
+    Returns
+    -------
+    Verdict
+        Combined over groups when ``by`` is given (parts named by the group's value).
+    """
+    from lvf.measures.stats import spearman
+
+    measure = measure or f"Spearman ρ of {x} with {y}" + (" (sign flipped)" * (direction < 0))
+
+    def one(df) -> Verdict:
+        rhos = [spearman(g[x], g[y]) for _, g in df.groupby(seed, sort=True)]
+        return judge(rhos, smallest=smallest, measure=measure, direction=direction)
+
+    if by is None:
+        return one(table)
+    parts = {str(name): one(g) for name, g in table.groupby(by, sort=False)}
+    return combine(parts, measure=measure)
