@@ -237,7 +237,7 @@ CLAIMS: tuple[PaperClaim, ...] = (
         "2.5",
         "Fig. 15, App. B.7",
         "On the Stable Diffusion XL autoencoder, attractors scale better than an orthogonal basis.",
-        ("sd-vae-real-weights",),
+        ("sdxl-real-weights",),
     ),
     PaperClaim(
         "fig18-attractors-are-patterns",
