@@ -84,6 +84,17 @@ def test_trend_per_seed_and_group():
     v = trend(df[df.dataset == "falls"], x="k", y="mem", direction=-1)
     assert v.label == "reproduced" and v.effects == (1.0, 1.0, 1.0)
     both = trend(df, x="k", y="mem", direction=-1, by="dataset")
-    # the flat group is constant within each seed: every ρ is undefined → inconclusive
-    assert both.parts["flat"].label == "inconclusive"
+    # the flat group is constant within each seed: no trend (effect 0) → not reproduced
+    assert both.parts["flat"].effects == (0.0, 0.0, 0.0)
+    assert both.parts["flat"].label == "not reproduced"
     assert both.label == "partly reproduced" and list(both.parts) == ["falls", "flat"]
+    # float round-off is no trend either; a NaN leaves the seed's correlation undefined
+    df.loc[(df.dataset == "flat") & (df.k == 2), "mem"] += 1e-9
+    assert trend(df[df.dataset == "flat"], x="k", y="mem", direction=1).effects == (0, 0, 0)
+    df.loc[df.k == 2, "mem"] = float("nan")
+    assert trend(df[df.dataset == "flat"], x="k", y="mem", direction=1).label == "inconclusive"
+
+
+def test_undefined_effects_say_so():
+    v = judge([float("nan"), float("nan")], smallest=0.5, measure="m")
+    assert v.label == "inconclusive" and v.interval() == "undefined on every seed (2 seeds)"

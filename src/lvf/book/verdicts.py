@@ -115,6 +115,8 @@ class Verdict:
             return ""
         if self.parts:
             return "; ".join(f"{name}: {p.interval()}" for name, p in self.parts.items())
+        if not math.isfinite(self.estimate):
+            return f"undefined on every seed ({self.seeds} seed{'s' * (self.seeds != 1)})"
         return (
             f"{self.estimate:+.3g} [{self.low:+.3g}, {self.high:+.3g}], "
             f"{self.seeds} seed{'s' * (self.seeds != 1)}"
@@ -267,7 +269,9 @@ def trend(
     For every seed (and every group, e.g. dataset), the effect is Spearman's correlation of
     ``x`` with ``y`` across the rows (:func:`lvf.measures.stats.spearman`); :func:`judge`
     turns each group's per-seed correlations into a verdict and :func:`combine` joins the
-    groups.
+    groups. A ``y`` that does not change across the rows (compared to 6 significant digits,
+    so float round-off is no trend) has no trend: its effect is 0, not undefined — a count
+    that never grows did not grow.
 
     Parameters
     ----------
@@ -286,12 +290,23 @@ def trend(
     Verdict
         Combined over groups when ``by`` is given (parts named by the group's value).
     """
+    import numpy as np
+
     from lvf.measures.stats import spearman
 
     measure = measure or f"Spearman ρ of {x} with {y}" + (" (sign flipped)" * (direction < 0))
 
+    def rho(g) -> float:
+        values = np.asarray(g[y], dtype=float)
+        finite = values[np.isfinite(values)]
+        if finite.size == values.size and finite.size > 1:
+            rounded = np.array([float(f"{v:.6g}") for v in finite])
+            if np.ptp(rounded) == 0:
+                return 0.0
+        return spearman(g[x], values)
+
     def one(df) -> Verdict:
-        rhos = [spearman(g[x], g[y]) for _, g in df.groupby(seed, sort=True)]
+        rhos = [rho(g) for _, g in df.groupby(seed, sort=True)]
         return judge(rhos, smallest=smallest, measure=measure, direction=direction)
 
     if by is None:
