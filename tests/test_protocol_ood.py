@@ -66,9 +66,12 @@ def test_runs_on_a_tiny_vit_mae_adapter():
         sets = {"id": torch.rand(4, 3, 16, 16), "noise": torch.rand(3, 3, 16, 16)}
         out = run(
             ad.encode, ad.decode, torch.rand(6, 3, 16, 16), sets,
-            preprocess=ad.preprocess, max_steps=3, knn_k=(6,),
+            preprocess=ad.preprocess, max_steps=3, knn_k=(6,), tol=1e12,
         )  # fmt: skip
-        assert out.train_attractors.shape == (6, 5, 16)  # CLS + 4 patches, width 16
+        # a tolerance this loose converges every start at the first step: all are attractors
+        assert out.converged_fraction == 1.0
+        assert out.train_attractors.shape[1:] == (5, 16)  # CLS + 4 patches, width 16
+        assert 1 <= len(out.train_attractors) <= 6
         assert out.scores["noise"]["trajectory"].shape == (3,)
         assert set(out.metrics()["noise"]) == set(out.methods)
     finally:

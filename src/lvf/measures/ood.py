@@ -10,7 +10,9 @@ Every score here is *larger for more out-of-distribution* inputs:
 * :func:`mahalanobis_score` — Mahalanobis distance to a Gaussian fitted to training latents
   (shrinkage covariance, scikit-learn's Ledoit–Wolf).
 
-:func:`auroc` and :func:`fpr_at_tpr` evaluate a score with scikit-learn's ROC tools.
+:func:`auroc`, :func:`fpr_at_tpr` and :func:`roc` evaluate a score with scikit-learn's ROC
+tools. A score that is undefined (NaN: e.g. a trajectory score when no training start
+converged, so there is no training attractor) gives an undefined (NaN) AUROC and FPR95.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "fpr_at_tpr",
     "knn_score",
     "mahalanobis_score",
+    "roc",
     "trajectory_score",
     "trajectory_scores",
 ]
@@ -56,9 +59,11 @@ def trajectory_score(trajectory: Tensor, attractors: Tensor, *, block_size: int 
     Returns
     -------
     Tensor
-        ``(N,)`` scores (float64, CPU).
+        ``(N,)`` scores (float64, CPU); NaN when there is no attractor (``M = 0``).
     """
     n, length = trajectory.shape[:2]
+    if attractors.shape[0] == 0:
+        return torch.full((n,), float("nan"), dtype=torch.float64)
     pts = trajectory.reshape(n, length, -1).double().cpu()
     att = attractors.reshape(attractors.shape[0], -1).double().cpu()
     if pts.shape[2] != att.shape[1]:
@@ -137,9 +142,29 @@ def _labels_scores(id_scores, ood_scores) -> tuple[np.ndarray, np.ndarray]:
 
 
 def auroc(id_scores, ood_scores) -> float:
-    """Area under the ROC curve for telling OOD (positive, larger score) from ID. In [0, 1]."""
+    """Area under the ROC curve for telling OOD (positive, larger score) from ID. In [0, 1];
+    NaN when a score is NaN."""
     y, s = _labels_scores(id_scores, ood_scores)
+    if np.isnan(s).any():
+        return float("nan")
     return float(roc_auc_score(y, s))
+
+
+def roc(id_scores, ood_scores) -> tuple[np.ndarray, np.ndarray]:
+    """The ROC curve of a score for telling OOD (positive, larger score) from ID.
+
+    Returns
+    -------
+    (fpr, tpr)
+        Two ``(P,)`` arrays from (0, 0) to (1, 1) (scikit-learn's ``roc_curve``): the share of
+        ID inputs flagged as OOD and the share of OOD inputs flagged, at every threshold.
+        The area under it is :func:`auroc`. Empty arrays when a score is NaN.
+    """
+    y, s = _labels_scores(id_scores, ood_scores)
+    if np.isnan(s).any():
+        return np.zeros(0), np.zeros(0)
+    fpr, tpr, _ = roc_curve(y, s)
+    return fpr, tpr
 
 
 def fpr_at_tpr(id_scores, ood_scores, tpr: float = 0.95) -> float:
@@ -147,9 +172,12 @@ def fpr_at_tpr(id_scores, ood_scores, tpr: float = 0.95) -> float:
 
     As in the paper (and OpenOOD): in-distribution is the positive class here; the threshold
     is the one at which ``tpr`` of ID inputs are classified ID (score below it), and the
-    result is the fraction of OOD inputs also below it. In [0, 1]; lower is better.
+    result is the fraction of OOD inputs also below it. In [0, 1]; lower is better; NaN when
+    a score is NaN.
     """
     y, s = _labels_scores(id_scores, ood_scores)
+    if np.isnan(s).any():
+        return float("nan")
     # ID positive, smaller score = more ID; keep every threshold so the 95 % point is exact
     fpr, tpr_curve, _ = roc_curve(1 - y, -s, drop_intermediate=False)
     return float(fpr[np.searchsorted(tpr_curve, tpr, side="left")])
