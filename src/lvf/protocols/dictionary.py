@@ -11,11 +11,21 @@ construction). Lower error with fewer atoms means the attractors hold directions
 actually uses — information read from the weights alone, without data.
 
 * :func:`orthogonal_starts` — the starts ``Z_0`` (``choice-orthogonal-starts``).
-* :func:`attractor_dictionary` — ``Z* = f^∞(Z_0)`` (tol 1e-5, 500 steps for foundation models).
+* :func:`attractor_dictionary` — ``Z* = f^∞(Z_0)`` (tol 1e-5, 500 steps for foundation models):
+  the **converged** end points only. A start still in transit at the cap (or diverged) is
+  dropped from the dictionary and counted apart (:attr:`ProbeResult.unconverged`): the
+  attractor dictionary may have fewer atoms than the orthogonal one.
 * :func:`sparse_code_errors` — per-sample pixel MSE of the decoded OMP reconstructions at
   several numbers of atoms.
 * :func:`probe` — the whole protocol for one model and several datasets, the same code for the
   book's own autoencoder and for a pretrained one (:mod:`lvf.models.adapters`).
+* :func:`probe_seeds` — :func:`probe` repeated over seeds of the noise starts (a pretrained
+  model; :func:`probe_adapter` for the SD / SDXL VAEs); :func:`probe_trained` — over seeds of
+  a trained stand-in (each seed retrains the model, :func:`lvf.train.seeded`, and draws its
+  own starts). :func:`convergence_table` — how the starts of each seed ended.
+* :func:`gap_table` and :func:`gap_effects` — the relative error gap (orthogonal −
+  attractors) / orthogonal per seed, dataset and number of atoms, and its per-seed mean over
+  chosen numbers of atoms: the effects a verdict is judged on (:func:`lvf.book.verdicts.judge`).
 """
 
 from __future__ import annotations
@@ -33,9 +43,16 @@ from lvf.measures.omp import omp, random_orthogonal_basis
 
 __all__ = [
     "ProbeResult",
+    "TrainedProbe",
     "attractor_dictionary",
+    "convergence_table",
+    "gap_effects",
+    "gap_table",
     "orthogonal_starts",
     "probe",
+    "probe_adapter",
+    "probe_seeds",
+    "probe_trained",
     "sparse_code_errors",
 ]
 
@@ -80,14 +97,21 @@ def attractor_dictionary(
     tol: float = 1e-5,
     max_steps: int = 500,
 ) -> tuple[Tensor, IterationResult]:
-    """Iterate ``f`` from every start; the final iterates are the dictionary's atoms.
+    """Iterate ``f`` from every start; the **converged** end points are the dictionary's atoms.
 
-    Returns the atoms ``(n, k)`` (flattened latents; every start gives one atom, converged or
-    not — see :attr:`IterationResult.converged`) and the :class:`lvf.IterationResult`.
-    A start that diverged keeps its last finite iterate.
+    Returns
+    -------
+    atoms
+        ``(m, k)`` flattened end points of the ``m`` starts whose step fell below ``tol``
+        within ``max_steps`` (:attr:`IterationResult.converged`), in the order of the starts.
+        Starts still in transit at the cap, and diverged ones, are not attractors: they are
+        dropped (``n - m`` of them; the iteration result says which).
+    result
+        The :class:`lvf.IterationResult` of all ``n`` starts.
     """
     res = iterate(f, starts, tol=tol, max_steps=max_steps, batch_size=batch_size)
-    return res.final.reshape(res.final.shape[0], -1), res
+    keep = res.converged.to(res.final.device)
+    return res.final[keep].flatten(1), res
 
 
 def sparse_code_errors(
@@ -104,7 +128,8 @@ def sparse_code_errors(
 
     Each latent is coded over ``dictionary`` with :func:`lvf.measures.omp.omp` at every level of
     ``levels`` (one pass, in float64: attractor dictionaries are highly coherent and float32
-    OMP loses accuracy on them at large numbers of atoms), the codes are decoded with
+    OMP loses accuracy on them at large numbers of atoms; a level above the number of atoms
+    uses them all, and an empty dictionary codes every latent as 0), the codes are decoded with
     ``decode`` (optionally followed by ``postprocess``, e.g. to map ``[-1, 1]`` outputs to
     ``[0, 1]``), and compared with the images.
 
@@ -130,11 +155,17 @@ def sparse_code_errors(
     flat = latents.reshape(latents.shape[0], -1)
     work = torch.float64  # attractor dictionaries are coherent: float32 OMP loses accuracy
     d = dictionary.to(device=flat.device, dtype=work)
+    usable = [min(int(k), d.shape[0]) for k in levels]  # a level beyond the atoms uses them all
+    distinct = sorted(set(usable))
+    pick = [distinct.index(k) for k in usable]
     out = torch.empty(len(levels), flat.shape[0], dtype=torch.float64)
     for s in range(0, flat.shape[0], batch_size):
         z = flat[s : s + batch_size]
-        codes = omp(d, z.to(work), list(levels))  # (L, B, n_atoms)
-        recon = (codes @ d).to(latents.dtype)  # (L, B, k)
+        if d.shape[0] == 0:
+            recon = torch.zeros(len(levels), *z.shape, dtype=latents.dtype, device=z.device)
+        else:
+            codes = omp(d, z.to(work), distinct)[pick]  # (L, B, n_atoms)
+            recon = (codes @ d).to(latents.dtype)  # (L, B, k)
         x = images[s : s + batch_size].to(device=flat.device)
         with torch.no_grad():
             for i in range(len(levels)):
@@ -155,9 +186,10 @@ class ProbeResult:
     starts
         ``(n, *S)`` the orthogonal starts (the baseline dictionary).
     attractors
-        ``(n, *S)`` the final iterates from them (the attractor dictionary).
+        ``(m, *S)`` the converged end points (the attractor dictionary, ``m ≤ n``; starts in
+        transit at the cap are not in it).
     iteration
-        The :class:`lvf.IterationResult` of the starts.
+        The :class:`lvf.IterationResult` of all ``n`` starts.
     levels
         Numbers of atoms.
     errors
@@ -172,6 +204,17 @@ class ProbeResult:
     levels: list[int]
     errors: dict[str, dict[str, Tensor]] = field(default_factory=dict)
     latents: dict[str, Tensor] = field(default_factory=dict)
+
+    @property
+    def converged_fraction(self) -> float:
+        """Share of the starts whose end point converged (and is an atom)."""
+        n = self.iteration.converged.numel()
+        return float(self.iteration.converged.sum()) / n if n else float("nan")
+
+    @property
+    def unconverged(self) -> int:
+        """Number of starts dropped from the dictionary: in transit at the cap or diverged."""
+        return int((~self.iteration.converged).sum())
 
     def mean_errors(self) -> dict[str, dict[str, list[float]]]:
         """``{dataset: {dictionary: [mean MSE per level]}}``."""
@@ -197,7 +240,8 @@ def probe(
     """Data-free weight probing (Sec. 4.1) of the autoencoder ``(encode, decode)``.
 
     1. Iterate ``f = encode ∘ decode`` from the ``starts`` (e.g. :func:`orthogonal_starts`)
-       to attractors (``tol``, ``max_steps``: the paper's 1e-5 and 500).
+       to attractors (``tol``, ``max_steps``: the paper's 1e-5 and 500); the converged end
+       points are the attractor dictionary (:func:`attractor_dictionary`).
     2. For every dataset, encode its images (``[0, 1]``, ``(N, C, H, W)``; ``preprocess``
        maps them to the model's input range), code the latents with OMP over the starts and
        over the attractors at each number of atoms in ``levels``, decode (``postprocess``
@@ -212,7 +256,10 @@ def probe(
     )
     ortho = starts.reshape(starts.shape[0], -1)
     out = ProbeResult(
-        starts=starts, attractors=res.final, iteration=res, levels=[int(k) for k in levels]
+        starts=starts,
+        attractors=atoms.reshape(-1, *starts.shape[1:]),
+        iteration=res,
+        levels=[int(k) for k in levels],
     )
     for name, images in datasets.items():
         x = images.to(starts.device)
@@ -226,3 +273,267 @@ def probe(
             for label, d in (("orthogonal", ortho), ("attractors", atoms))
         }
     return out
+
+
+def probe_seeds(
+    encode: Callable[[Tensor], Tensor],
+    decode: Callable[[Tensor], Tensor],
+    starts: Callable[[int], Tensor],
+    datasets: Mapping[str, Tensor],
+    levels: Sequence[int],
+    *,
+    seeds: Sequence[int],
+    **kwargs,
+) -> dict[int, ProbeResult]:
+    """:func:`probe` of one model repeated over seeds of its noise starts.
+
+    For a pretrained model the only randomness of the protocol is the draw of the starts:
+    ``starts(s)`` gives the ``(n, *S)`` starts of seed ``s`` (e.g. ``lambda s:
+    orthogonal_starts(shape, seed=s)``). ``kwargs`` go to :func:`probe`.
+
+    Returns
+    -------
+    dict
+        ``{seed: ProbeResult}`` in the order of ``seeds``.
+    """
+    return {s: probe(encode, decode, starts(s), datasets, levels, **kwargs) for s in seeds}
+
+
+def probe_adapter(
+    adapter,
+    datasets: Mapping[str, Tensor],
+    levels: Sequence[int],
+    *,
+    seeds: Sequence[int],
+    device: str | torch.device | None = None,
+    **kwargs,
+) -> dict[int, ProbeResult]:
+    """:func:`probe_seeds` of a pretrained autoencoder (an :class:`lvf.models.adapters.Adapter`
+    with ``latent_scale``/``latent_shift``, e.g. the SD or SDXL VAE).
+
+    The starts are :func:`orthogonal_starts` with ``N = k`` drawn in the *scaled* latent space
+    and mapped to raw latents (``std = 1 / latent_scale``, ``mean = latent_shift``,
+    ``choice-sd-checkpoint``); the latent shape is read off the encoding of one image of the
+    first dataset. ``kwargs`` go to :func:`probe` (``batch_size``, ``tol``, ``max_steps``);
+    ``preprocess``/``postprocess`` are the adapter's.
+    """
+    first = next(iter(datasets.values()))[:1].to(device)
+    with torch.no_grad():
+        shape = tuple(adapter.encode(adapter.preprocess(first)).shape[1:])
+
+    def starts(s: int) -> Tensor:
+        return orthogonal_starts(
+            shape,
+            std=1.0 / adapter.latent_scale,
+            mean=adapter.latent_shift,
+            seed=s,
+            device=device,
+        )
+
+    return probe_seeds(
+        adapter.encode,
+        adapter.decode,
+        starts,
+        datasets,
+        levels,
+        seeds=seeds,
+        preprocess=adapter.preprocess,
+        postprocess=adapter.postprocess,
+        **kwargs,
+    )
+
+
+@dataclass
+class TrainedProbe:
+    """:func:`probe` of one seed of a trained stand-in (:func:`probe_trained`).
+
+    Attributes
+    ----------
+    seed
+        The seed: of the training (:func:`lvf.train.seeded`) and of the starts.
+    config
+        The :class:`lvf.train.TrainConfig` of that seed.
+    model
+        The trained autoencoder (eval mode).
+    sigma
+        Standard deviation of its latents over (up to ``n_scale``) of its training images:
+        the starts have norm ``sigma · sqrt(k)``.
+    result
+        The :class:`ProbeResult`.
+    """
+
+    seed: int
+    config: object
+    model: torch.nn.Module
+    sigma: float
+    result: ProbeResult
+
+
+def probe_trained(
+    config,
+    datasets: Mapping[str, Tensor],
+    levels: Sequence[int],
+    *,
+    seeds: Sequence[int],
+    n_scale: int = 2000,
+    tol: float = 1e-5,
+    max_steps: int = 500,
+    batch_size: int = 256,
+) -> dict[int, TrainedProbe]:
+    """The protocol on a trained autoencoder, once per seed.
+
+    Seed ``s`` trains (or loads from the cache) ``lvf.train.seeded(config, s)`` — another
+    initialisation and another draw of the training data — and draws its own ``k``
+    orthogonal starts (:func:`orthogonal_starts` with ``seed=s``), scaled to the model's
+    latents: ``std`` is the standard deviation of the encodings of its first ``n_scale``
+    training images (the model's latent has no prescribed scale). The test ``datasets`` are
+    the same for every seed.
+
+    Returns
+    -------
+    dict
+        ``{seed: TrainedProbe}`` in the order of ``seeds``.
+    """
+    from lvf.train import seeded, trained, training_data
+
+    out: dict[int, TrainedProbe] = {}
+    for s in seeds:
+        cfg = seeded(config, s)
+        model = trained(cfg).model.eval()
+        device = next(model.parameters()).device
+        x_train = training_data(cfg)[:n_scale]
+        z_train = batched(model.encode, x_train, batch_size, device=device)
+        sigma = float(z_train.std())
+        starts = orthogonal_starts(z_train.shape[1:], std=sigma, seed=s, device=device)
+        result = probe(
+            model.encode,
+            model.decode,
+            starts,
+            datasets,
+            levels,
+            tol=tol,
+            max_steps=max_steps,
+            batch_size=batch_size,
+        )
+        out[s] = TrainedProbe(s, cfg, model, sigma, result)
+    return out
+
+
+def _results(results: Mapping[int, ProbeResult | TrainedProbe]) -> dict[int, ProbeResult]:
+    return {s: r.result if isinstance(r, TrainedProbe) else r for s, r in results.items()}
+
+
+def gap_table(results: Mapping[int, ProbeResult | TrainedProbe]):
+    """The mean errors of every seed, dataset and number of atoms, and their relative gap.
+
+    Parameters
+    ----------
+    results
+        ``{seed: ProbeResult}`` (or :class:`TrainedProbe`), e.g. from :func:`probe_seeds` or
+        :func:`probe_trained`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (seed, dataset, atoms): ``orthogonal`` and ``attractors`` (mean pixel MSE
+        over the test images) and ``gap = (orthogonal − attractors) / orthogonal`` — positive
+        when the attractors code the images better (0.3: 30 % lower error).
+    """
+    import pandas as pd
+
+    rows = []
+    for seed, res in _results(results).items():
+        for name, per in res.mean_errors().items():
+            pairs = zip(res.levels, per["orthogonal"], per["attractors"], strict=True)
+            for k, o, a in pairs:
+                row = dict(seed=seed, dataset=name, atoms=k, orthogonal=o, attractors=a)
+                rows.append(row | {"gap": (o - a) / o})
+    return pd.DataFrame(rows)
+
+
+def gap_effects(table, atoms: Sequence[int]) -> dict[str, list[float]]:
+    """Per dataset, the mean relative gap over the numbers of atoms ``atoms``, per seed.
+
+    Parameters
+    ----------
+    table
+        From :func:`gap_table`.
+    atoms
+        Numbers of atoms to average over (each must be in the table).
+
+    Returns
+    -------
+    dict
+        ``{dataset: [effect of each seed, in seed order]}`` — the per-seed effects that
+        :func:`lvf.book.verdicts.judge` turns into a verdict for each dataset.
+    """
+    atoms = [int(k) for k in atoms]
+    missing = set(atoms) - set(table["atoms"])
+    if missing or not atoms:
+        raise ValueError(f"numbers of atoms not in the table: {sorted(missing) or atoms}")
+    rows = table[table["atoms"].isin(atoms)]
+    means = rows.groupby(["dataset", "seed"], sort=False)["gap"].mean()
+    return {
+        name: [float(v) for _, v in means[name].sort_index().items()]
+        for name in dict.fromkeys(rows["dataset"])
+    }
+
+
+def convergence_table(results: Mapping[int, ProbeResult | TrainedProbe], *, n_train: int = 2000):
+    """How the starts of every seed ended, next to the dictionary they give.
+
+    Parameters
+    ----------
+    results
+        ``{seed: ProbeResult}`` or ``{seed: TrainedProbe}``.
+    n_train
+        For a :class:`TrainedProbe`, the memorization coefficient compares the decoded
+        attractors with (up to) this many of its training images.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per seed: ``starts``, ``converged`` (the atoms of the attractor dictionary),
+        ``converged share``, ``dropped`` (in transit at the cap or diverged: not atoms),
+        ``diverged``, ``median steps`` (of the converged starts) and ``distinct`` (distinct
+        converged attractors, cosine > 0.99,
+        :func:`lvf.protocols.memorization.converged_attractors`). For a :class:`TrainedProbe`
+        also ``rank-90`` of the decoded distinct attractors (the book's one definition,
+        :func:`lvf.measures.memorization.rank_explaining`) and ``memorization``, the mean over
+        the distinct attractors of the largest cosine of the decoded attractor to a training
+        image (:func:`lvf.measures.memorization.memorization`).
+    """
+    import pandas as pd
+
+    from lvf.measures.memorization import memorization, rank_explaining
+    from lvf.protocols.memorization import converged_attractors
+
+    rows = []
+    for seed, entry in results.items():
+        res = entry.result if isinstance(entry, TrainedProbe) else entry
+        it = res.iteration
+        conv = it.converged.cpu()
+        steps = it.steps.cpu()[conv].float()
+        distinct = converged_attractors(it.final, it.converged)
+        row = {
+            "seed": seed,
+            "starts": conv.numel(),
+            "converged": int(conv.sum()),
+            "converged share": res.converged_fraction,
+            "dropped": res.unconverged,
+            "diverged": int(it.diverged.sum()),
+            "median steps": float(steps.median()) if len(steps) else float("nan"),
+            "distinct": len(distinct.counts),
+        }
+        if isinstance(entry, TrainedProbe):
+            from lvf.train import training_data
+
+            model = entry.model
+            device = next(model.parameters()).device
+            decoded = batched(model.decode, distinct.centers, 256, device=device, out_device="cpu")
+            x_train = training_data(entry.config)[:n_train]
+            mem = memorization(decoded, x_train) if len(decoded) else torch.empty(0)
+            row["rank-90"] = rank_explaining(decoded, 0.9)
+            row["memorization"] = float(mem.mean()) if len(mem) else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("seed")

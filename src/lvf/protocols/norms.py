@@ -10,6 +10,9 @@ A measurement of the paper on iterated latent maps that does not fit the early-e
   iterations (300 in B.8) and plot, per iteration, the latent residual norm
   ``‖z_{t+1} − z_t‖``, the embedding norm ``‖z_t‖`` and the output-space residual
   ``‖D(z_{t+1}) − D(z_t)‖``.
+* :meth:`NormTrace.effects` and :func:`trace_effects` — the numbers App. B.8's claim
+  ("contractive, non-divergent") is judged on, per trace and per seed: how many decades the
+  residuals fall over the run, and how far the embedding norm's growth stays below linear.
 
 Token conventions: for latents ``(N, T, d)`` (token sequences) norms are taken per token over
 ``d`` and averaged over tokens; for feature maps ``(N, C, H, W)`` per position over the ``C``
@@ -19,13 +22,37 @@ channels and averaged over positions (the "mean embedding norm" of App. B.8); fo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-__all__ = ["NormTrace", "embedding_norm", "track_norms"]
+__all__ = [
+    "EFFECTS",
+    "MAX_FALL",
+    "NormTrace",
+    "embedding_norm",
+    "trace_effects",
+    "trace_table",
+    "track_norms",
+]
+
+EFFECTS: dict[str, str] = {
+    "latent residual falls": "decades the median latent residual falls, first to last step "
+    "(at most MAX_FALL)",
+    "output residual falls": "decades the median output residual falls, first to last step "
+    "(at most MAX_FALL)",
+    "norm bounded": "1 − log2 of the embedding norm's growth over the second half "
+    "(1: bounded, 0: linear growth)",
+}
+"""The effects of :meth:`NormTrace.effects`, in words; positive means the paper's way."""
+
+MAX_FALL = 6.0
+"""Decades of fall beyond which a residual is at float32 round-off: a larger fall (an exact
+fixed point has residual 0) counts as this many decades, so that seeds which all converge
+agree on the effect instead of differing by where round-off stopped them."""
 
 
 def embedding_norm(z: Tensor) -> Tensor:
@@ -67,6 +94,32 @@ class NormTrace:
             "residual_last": float(self.latent_residual[:, -1].median()),
             "late_growth": float((self.embedding[:, t] / self.embedding[:, t // 2]).median()),
         }
+
+    def effects(self) -> dict[str, float]:
+        """The effects App. B.8's claim is judged on (:data:`EFFECTS`), positive the paper's way.
+
+        * ``latent residual falls``: ``log10(r_first / r_last)`` of the median latent residual
+          at the first and last step, at most :data:`MAX_FALL`: 1 means a tenfold fall, 0 no
+          fall, negative a rise (``nan`` when the first residual is 0: nothing can fall).
+        * ``output residual falls``: the same for the output residual (only when a decoder
+          was given).
+        * ``norm bounded``: ``1 − log2(late_growth)`` (:meth:`summary`). An embedding norm that
+          grows like ``t^a`` has ``late_growth = 2^a``, so the effect is ``1 − a``: 1 for a
+          bounded norm, 0 for linear growth (what an iteration whose updates do not shrink
+          gives), negative for faster growth.
+        """
+
+        def fall(r: Tensor) -> float:
+            first, last = float(r[:, 0].median()), float(r[:, -1].median())
+            if not first > 0:
+                return math.nan
+            return math.log10(first / max(last, first * 10.0**-MAX_FALL))
+
+        out = {"latent residual falls": fall(self.latent_residual)}
+        if self.output_residual is not None:
+            out["output residual falls"] = fall(self.output_residual)
+        out["norm bounded"] = 1.0 - math.log2(self.summary()["late_growth"])
+        return out
 
     def contractive(self, max_growth: float = 1.1) -> bool:
         """The residual shrank (last step below the first) and the embedding norm stopped
@@ -121,3 +174,58 @@ def track_norms(
                     x = x_new
                 z = z_new
     return NormTrace(latent_residual=lat, embedding=emb, output_residual=out)
+
+
+def trace_effects(
+    traces: Mapping[int, Mapping[str, NormTrace]],
+) -> dict[str, dict[str, list[float]]]:
+    """The effects of :meth:`NormTrace.effects` gathered over seeds.
+
+    Parameters
+    ----------
+    traces
+        ``{seed: {variant: NormTrace}}``: for each seed (another trained model), the traces
+        of every variant measured (e.g. an architecture and a reading of its state). Every
+        seed must hold the same variants.
+
+    Returns
+    -------
+    dict
+        ``{variant: {effect: [value of each seed, in the order of traces]}}``, ready for
+        :func:`lvf.book.verdicts.judge` (one verdict per variant and effect).
+    """
+    out: dict[str, dict[str, list[float]]] = {}
+    variants = None
+    for seed, per in traces.items():
+        if variants is not None and list(per) != variants:
+            raise ValueError(f"seed {seed} has variants {list(per)}, expected {variants}")
+        variants = list(per)
+        for variant, tr in per.items():
+            for name, value in tr.effects().items():
+                out.setdefault(variant, {}).setdefault(name, []).append(value)
+    return out
+
+
+def trace_table(traces: Mapping[int, Mapping[str, NormTrace]]):
+    """Every seed's and variant's :meth:`NormTrace.summary` and :meth:`NormTrace.effects`.
+
+    Parameters
+    ----------
+    traces
+        ``{seed: {variant: NormTrace}}`` as for :func:`trace_effects`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (seed, variant): ``residual_first``, ``residual_last``, ``late_growth``
+        and the effects of :data:`EFFECTS` (``output residual falls`` is NaN without a
+        decoder).
+    """
+    import pandas as pd
+
+    rows = [
+        {"seed": seed, "variant": variant} | tr.summary() | tr.effects()
+        for seed, per in traces.items()
+        for variant, tr in per.items()
+    ]
+    return pd.DataFrame(rows)
