@@ -1,24 +1,48 @@
-"""Contraction at initialisation of standard backbones (App. B.1, Fig. 6; chapter 3).
+"""Contraction at initialisation (App. B.1, Fig. 6; Fig. 3a/3c at epoch 0): chapter 3.
 
 The paper pushes ``N(0, I)`` images through randomly initialised classifiers and reports the
 ratio ``σ_out / σ_in`` of output to input spread: below one for every architecture, which it
-reads as contraction being present before any training. :func:`backbone_gains` measures it
-for the twelve torchvision classifiers of :data:`BACKBONES` with :func:`lvf.measures.
-contraction.gain`'s spread, each row cached in the one cache (:class:`lvf.cache.Entry`).
+reads as contraction being present before any training, and the reason why the latent field
+of an untrained autoencoder has a single attractor (Fig. 3a, 3c at epoch 0).
+
+* :func:`backbone_gains` measures the ratio for the twelve torchvision classifiers of
+  :data:`BACKBONES` with :func:`lvf.measures.contraction.gain`'s spread, each row cached in
+  the one cache (:class:`lvf.cache.Entry`); :func:`backbone_effects` reduces the rows to one
+  number per initialisation seed, the margin :func:`contraction_margin` of the least
+  contractive network.
+* :func:`untrained_conv_ae`, :func:`conv_ae_gains` and :func:`attractors_at_init` make the
+  same measurements on the paper's own autoencoder (Table 4) before training, and count the
+  attractors of its latent map under the paper's rule (converged end points only);
+  :func:`init_effects` reduces them to one number per seed and claim.
+
+The effects are the inputs of :func:`lvf.book.verdicts.judge`.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
 
 from lvf.cache import Entry
-from lvf.measures.contraction import SpreadAccumulator
+from lvf.iterate import iterate
+from lvf.jacobian import spectral_norm
+from lvf.measures.contraction import SpreadAccumulator, gain
 
-__all__ = ["BACKBONES", "backbone_gains"]
+__all__ = [
+    "BACKBONES",
+    "GAIN_QUANTITIES",
+    "attractors_at_init",
+    "backbone_effects",
+    "backbone_gains",
+    "contraction_margin",
+    "conv_ae_gains",
+    "init_effects",
+    "untrained_conv_ae",
+]
 
 _CACHE_VERSION = 2
 
@@ -229,3 +253,221 @@ def backbone_gains(
                     )
             del model
     return rows
+
+
+# --------------------------------------------------------------------------------------------
+# effects for the verdicts
+# --------------------------------------------------------------------------------------------
+
+
+def contraction_margin(ratios: Iterable[float]) -> float:
+    """How many decades the *least* contractive of ``ratios`` lies below one:
+    ``-log10(max(ratios))``; positive when every ratio is below one, ``inf`` when all are 0.
+
+    >>> contraction_margin([0.01, 0.1])
+    1.0
+    >>> contraction_margin([0.5, 2.0]) < 0
+    True
+    """
+    worst = max(float(r) for r in ratios)
+    return math.inf if worst <= 0 else -math.log10(worst)
+
+
+def backbone_effects(rows: Iterable[Mapping], *, mode: str) -> dict[int, float]:
+    """One effect per initialisation seed for Fig. 6: the :func:`contraction_margin` of the
+    centred logit ratios of all architectures of that seed in batch-norm ``mode``.
+
+    Parameters
+    ----------
+    rows
+        Rows of :func:`backbone_gains` (keys ``seed``, ``mode``, ``ratio``).
+    mode
+        ``"eval"`` or ``"batch"``.
+
+    Returns
+    -------
+    dict
+        ``{seed: -log10(max_architecture ratio)}``, seeds in increasing order.
+    """
+    by_seed: dict[int, list[float]] = {}
+    for r in rows:
+        if r["mode"] == mode:
+            by_seed.setdefault(int(r["seed"]), []).append(float(r["ratio"]))
+    if not by_seed:
+        raise ValueError(f"no rows in mode {mode!r}")
+    return {s: contraction_margin(v) for s, v in sorted(by_seed.items())}
+
+
+# --------------------------------------------------------------------------------------------
+# the paper's autoencoder (Table 4) at initialisation
+# --------------------------------------------------------------------------------------------
+
+
+def untrained_conv_ae(
+    k: int, seed: int, *, in_channels: int = 1, width: int = 32, device=None
+) -> nn.Module:
+    """The Table-4 conv autoencoder (:class:`lvf.models.ConvAE`) for ``in_channels x 32 x 32``
+    images, freshly initialised under ``torch.manual_seed(seed)`` (the caller's random state
+    is left untouched), in eval mode on ``device`` (default CPU)."""
+    from lvf.models import ConvAE
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = ConvAE(in_channels=in_channels, k=k, width=width)
+    return model.to(device or "cpu").eval()
+
+
+GAIN_QUANTITIES: tuple[str, ...] = (
+    "F on N(0, I) images",
+    "F on MNIST digits",
+    "f on N(0, I) latents",
+    "max ‖J_f(z)‖σ",
+)
+"""The four measurements of :func:`conv_ae_gains`, in order."""
+
+
+def conv_ae_gains(
+    ks: Sequence[int],
+    seeds: Sequence[int],
+    images,
+    *,
+    n: int = 256,
+    n_jacobian: int = 16,
+    device=None,
+) -> list[dict]:
+    """Spread ratios and Jacobian norms of untrained Table-4 autoencoders (Fig. 6 protocol).
+
+    For every bottleneck ``k`` and seed ``s``: the model :func:`untrained_conv_ae` ``(k, s)``;
+    ``n`` images ``(n, 1, 32, 32)`` and ``n`` latents ``(n, k)`` with i.i.d. ``N(0, 1)``
+    entries drawn from a generator seeded with ``1000 + s``; and four measurements
+    (:data:`GAIN_QUANTITIES`): :func:`~lvf.measures.contraction.gain` of ``F = D ∘ E`` on the
+    noise images and on ``images``, of ``f = E ∘ D`` on the latents, and the largest spectral
+    norm of ``J_f`` at the first ``n_jacobian`` latents (:func:`lvf.jacobian.spectral_norm`).
+
+    Parameters
+    ----------
+    images
+        ``(N, 1, 32, 32)`` real images (e.g. MNIST test digits).
+
+    Returns
+    -------
+    list of dict
+        One row per (k, seed, quantity): keys ``k``, ``seed``, ``quantity``, ``value``.
+    """
+    rows = []
+    for k in ks:
+        for seed in seeds:
+            ae = untrained_conv_ae(k, seed, device=device)
+            dev = next(ae.parameters()).device
+            g = torch.Generator().manual_seed(1000 + seed)
+            f = ae.latent_map()
+            noise = torch.randn(n, 1, 32, 32, generator=g).to(dev)
+            z = torch.randn(n, k, generator=g).to(dev)
+            values = (
+                gain(ae, noise),
+                gain(ae, images.to(dev)),
+                gain(f, z),
+                float(spectral_norm(f, z[:n_jacobian], n_iter=20).max()),
+            )
+            for name, value in zip(GAIN_QUANTITIES, values, strict=True):
+                rows.append(dict(k=k, seed=seed, quantity=name, value=value))
+    return rows
+
+
+@torch.no_grad()
+def attractors_at_init(
+    ks: Sequence[int],
+    seeds: Sequence[int],
+    *,
+    starts: int,
+    tol: float = 1e-6,
+    max_steps: int = 3000,
+    device=None,
+) -> list[dict]:
+    """The attractors of untrained Table-4 autoencoders from ``N(0, I_k)`` starts.
+
+    For every ``k`` and seed ``s``, ``starts`` latents ``(starts, k)`` drawn with a generator
+    seeded with ``s`` are iterated under ``f = E ∘ D`` of :func:`untrained_conv_ae` ``(k, s)``
+    until the squared step is below ``tol`` (the paper's rule: ``1e-6`` within 3,000 steps).
+    Only converged end points are attractors; they are grouped by the paper's cosine rule
+    (:func:`lvf.protocols.memorization.converged_attractors`).
+
+    Returns
+    -------
+    list of dict
+        One row per (k, seed): ``attractors`` (distinct converged attractors), ``converged``
+        (share of starts that converged), ``largest`` (share of *all* starts in the largest
+        basin: 1 for a single attractor that every start reaches), ``max_steps`` (most steps
+        a start took), ``norm`` (``‖z*‖`` of the largest basin's attractor, ``nan`` without
+        one), ``rel_norm`` (``‖z*‖ / √k``, the norm of a typical start being ``√k``) and
+        ``end_spread`` (largest distance of a converged end point from their mean).
+    """
+    from lvf.protocols.memorization import converged_attractors
+
+    rows = []
+    for k in ks:
+        for seed in seeds:
+            ae = untrained_conv_ae(k, seed, device=device)
+            dev = next(ae.parameters()).device
+            z0 = torch.randn(starts, k, generator=torch.Generator().manual_seed(seed)).to(dev)
+            res = iterate(ae.latent_map(), z0, tol=tol, max_steps=max_steps)
+            att = converged_attractors(res.final, res.converged)
+            ends = res.final[res.converged]
+            norm = float(att.centers[0].norm()) if len(att) else math.nan
+            rows.append(
+                dict(
+                    k=k,
+                    seed=seed,
+                    attractors=len(att),
+                    converged=float(res.converged.float().mean()),
+                    largest=float(att.counts.max()) / starts if len(att) else 0.0,
+                    max_steps=int(res.steps.max()),
+                    norm=norm,
+                    rel_norm=norm / math.sqrt(k),
+                    end_spread=float((ends - ends.mean(0)).norm(dim=1).max())
+                    if len(ends)
+                    else math.nan,
+                )
+            )
+    return rows
+
+
+def _decades_below(rel_norms) -> float:
+    worst = float(max(rel_norms, key=lambda r: math.inf if math.isnan(r) else r))
+    if math.isnan(worst):  # a model without a converged attractor
+        return -math.inf
+    return math.inf if worst == 0 else -math.log10(worst)
+
+
+def init_effects(gains, attractors):
+    """One number per seed for each claim about the untrained autoencoder.
+
+    Parameters
+    ----------
+    gains
+        Rows of :func:`conv_ae_gains` (a list of dicts or a DataFrame).
+    attractors
+        Rows of :func:`attractors_at_init`.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by seed, over all bottlenecks ``k`` of that seed: ``contraction``, the
+        :func:`contraction_margin` of every ratio and Jacobian norm (decades below one);
+        ``largest``, the smallest share of starts in the largest basin (1: every start of
+        every ``k`` reaches one attractor); ``near_origin``, ``-log10`` of the largest
+        ``‖z*‖ / √k`` (decades by which the attractor is closer to the origin than a
+        typical start; ``-inf`` without attractor).
+    """
+    import pandas as pd
+
+    g, a = pd.DataFrame(gains), pd.DataFrame(attractors)
+    out = pd.DataFrame(
+        {
+            "contraction": g.groupby("seed").value.agg(contraction_margin),
+            "largest": a.groupby("seed").largest.min(),
+            "near_origin": a.groupby("seed").rel_norm.agg(_decades_below),
+        }
+    )
+    out.index.name = "seed"
+    return out
