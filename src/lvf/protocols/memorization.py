@@ -25,13 +25,20 @@ data) and 8 (training dynamics).
 6. the model's reconstruction error (mean squared error per pixel) on test and training images,
    the paper's measure of generalization.
 
+:func:`sweep` repeats the probe over a grid of trained models (datasets × bottlenecks, or
+datasets × training-set sizes) and over seeds (:func:`lvf.train.seeded`), and returns one row
+per model and seed; :func:`spearman_by_seed` and :func:`trend_text` read a trend off those
+rows, the numbers :func:`lvf.book.verdicts.trend` judges.
+
 Everything runs in batches on the device of the model, CPU or GPU.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -42,7 +49,23 @@ from lvf.iterate import iterate
 from lvf.latent_map import LatentMap
 from lvf.measures.memorization import max_cosine, rank_explaining
 
-__all__ = ["AttractorProbe", "converged_attractors", "probe_attractors", "reconstruction_mse"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lvf.train import TrainConfig
+
+__all__ = [
+    "AttractorProbe",
+    "Sweep",
+    "converged_attractors",
+    "end_point_memorization",
+    "over_seeds",
+    "probe_attractors",
+    "reconstruction_mse",
+    "spearman_by_seed",
+    "sweep",
+    "trend_text",
+]
 
 
 @dataclass
@@ -251,4 +274,234 @@ def probe_attractors(
         test_mse=reconstruction_mse(model, x_test, batch_size=batch_size),
         train_mse=reconstruction_mse(model, x_train, batch_size=batch_size),
         settings={"tol": tol, "max_steps": max_steps, "cos_threshold": cos_threshold},
+    )
+
+
+@torch.no_grad()
+def end_point_memorization(
+    model, probe: AttractorProbe, images: Tensor, *, batch_size: int = 512
+) -> Tensor:
+    """The memorization coefficient of every converged end point, against any image set.
+
+    With ``images`` the training images this is ``probe.mem``; with held-out images it is the
+    control that tells memorization of *training* images from looking like the data.
+
+    Parameters
+    ----------
+    model
+        The autoencoder ``probe`` was measured on (its ``decode`` is used).
+    probe
+        :class:`AttractorProbe` with ``final`` ``(N, k)`` and ``converged`` ``(N,)``.
+    images
+        ``(N_ref, C, H, W)`` reference images.
+
+    Returns
+    -------
+    Tensor
+        ``(N_conv,)`` on the CPU: max cosine similarity of each decoded converged end point to
+        ``images`` (empty when no start converged).
+    """
+    device = _device(model)
+    ends = probe.final[probe.converged]
+    decoded = batched(model.decode, ends, batch_size, device=device, out_device="cpu")
+    if not len(decoded):
+        return torch.zeros(0)
+    return max_cosine(decoded, images)[0].cpu()
+
+
+@dataclass
+class Sweep:
+    """Attractor probes of a grid of trained models, each trained on several seeds.
+
+    A *key* is the setting's label values followed by the seed, e.g. ``("mnist", 32, 1)``
+    for the labels ``{"dataset": "mnist", "k": 32}`` and seed 1.
+
+    Attributes
+    ----------
+    results
+        One row per model and seed (a pandas DataFrame): the setting's labels, ``seed``,
+        ``n_train`` (training images), ``epochs``, ``cached`` (read from the model cache), the
+        columns of :meth:`AttractorProbe.summary` (``mem_mean``, ``rank90``, ``converged``,
+        ...) and, with ``control=True``, ``mem_test_mean``: the mean memorization coefficient
+        of the same converged end points against the test images.
+    probes
+        :class:`AttractorProbe` by key.
+    configs
+        The :class:`lvf.train.TrainConfig` of each key (already seeded).
+    seconds
+        Wall-clock seconds spent in ``"training"`` (or reading the cache) and in
+        ``"attractors"`` (iteration and measures).
+    """
+
+    results: pd.DataFrame
+    probes: dict[tuple, AttractorProbe]
+    configs: dict[tuple, TrainConfig]
+    seconds: dict[str, float]
+
+    def training_images(self, key: tuple) -> Tensor:
+        """``(n_train, C, H, W)`` the training images of ``key`` (its seed's draw)."""
+        from lvf.train import training_data
+
+        return training_data(self.configs[key])
+
+
+def sweep(
+    settings: Iterable[tuple[Mapping[str, Any], TrainConfig, Tensor]],
+    *,
+    seeds: Sequence[int],
+    starts: int,
+    tol: float = 1e-6,
+    max_steps: int = 3000,
+    cos_threshold: float = 0.99,
+    control: bool = False,
+    device: str | torch.device | None = None,
+) -> Sweep:
+    """Train (or read from the cache) every model of a grid on every seed, and probe it.
+
+    For each setting and each seed ``s``, the model of ``lvf.train.seeded(config, s)``
+    (another initialisation *and* another draw of the training subset) is trained with
+    :func:`lvf.train.trained`, its first ``starts`` training images start the iteration, and
+    :func:`probe_attractors` measures it: memorization and rank-90 over converged end points
+    only, the converged share next to them.
+
+    Parameters
+    ----------
+    settings
+        ``(labels, config, x_test)`` per model: ``labels`` a mapping of column names to values
+        (e.g. ``{"dataset": "mnist", "k": 32}``), ``config`` its seed-0
+        :class:`lvf.train.TrainConfig`, ``x_test`` ``(N_test, C, H, W)`` its held-out images
+        (the same for every seed).
+    seeds
+        The seeds to repeat over (e.g. :func:`lvf.book.scales.seeds`).
+    starts
+        Training images iterated per model (fewer if the training set is smaller).
+    tol, max_steps, cos_threshold
+        As in :func:`probe_attractors` (the paper's rule: 1e-6 within 3,000 steps).
+    control
+        Also measure the end points' memorization against ``x_test`` (``mem_test_mean``).
+    device
+        Where to train and iterate (default: CUDA if available).
+
+    Returns
+    -------
+    Sweep
+        ``results`` has ``len(settings) * len(seeds)`` rows, setting-major, seeds in order.
+    """
+    import pandas as pd
+
+    from lvf import train as _train
+
+    rows: list[dict[str, Any]] = []
+    probes: dict[tuple, AttractorProbe] = {}
+    configs: dict[tuple, TrainConfig] = {}
+    seconds = {"training": 0.0, "attractors": 0.0}
+    for labels, config, x_test in settings:
+        for s in seeds:
+            cfg = _train.seeded(config, s)
+            key = (*labels.values(), s)
+            t0 = time.perf_counter()
+            tm = _train.trained(cfg, device=device, progress=False)
+            x_train = _train.training_data(cfg)
+            t1 = time.perf_counter()
+            pr = probe_attractors(
+                tm.model,
+                x_train,
+                x_test,
+                starts=min(starts, len(x_train)),
+                tol=tol,
+                max_steps=max_steps,
+                cos_threshold=cos_threshold,
+            )
+            row = dict(labels) | {
+                "seed": s,
+                "n_train": len(x_train),
+                "epochs": cfg.epochs,
+                "cached": bool(tm.from_cache),
+            }
+            row |= pr.summary()
+            if control:
+                mem_test = end_point_memorization(tm.model, pr, x_test)
+                row["mem_test_mean"] = float(mem_test.mean()) if len(mem_test) else float("nan")
+            seconds["training"] += t1 - t0
+            seconds["attractors"] += time.perf_counter() - t1
+            rows.append(row)
+            probes[key], configs[key] = pr, cfg
+    return Sweep(pd.DataFrame(rows), probes, configs, seconds)
+
+
+def over_seeds(table: pd.DataFrame, by: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of ``columns``, one row per setting ``by``.
+
+    Parameters
+    ----------
+    table
+        One row per model and seed (:attr:`Sweep.results`).
+    by
+        The columns that name a setting, e.g. ``["dataset", "k"]``.
+    columns
+        The measured columns to average.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``by``, then for each ``c`` in ``columns`` ``c`` (the mean over seeds) and
+        ``c + "_sd"`` (the standard deviation, ``nan`` with one seed), and ``seeds`` (how
+        many); settings in order of appearance.
+    """
+    groups = table.groupby(list(by), sort=False)[list(columns)]
+    mean, sd = groups.mean(), groups.std()
+    out = mean.join(sd.add_suffix("_sd"))
+    out = out[[c for col in columns for c in (col, f"{col}_sd")]]
+    out["seeds"] = table.groupby(list(by), sort=False).size()
+    return out.reset_index()
+
+
+def spearman_by_seed(
+    table: pd.DataFrame, *, x: str, y: str, by: str = "dataset", seed: str = "seed"
+) -> pd.DataFrame:
+    """Spearman's ρ of ``x`` with ``y`` across the rows of each group and seed.
+
+    The per-seed effects that :func:`lvf.book.verdicts.trend` judges, as a table to show, with
+    its rule for a ``y`` that does not change across the rows (equal to 6 significant digits):
+    no trend, ρ = 0.
+
+    Parameters
+    ----------
+    table
+        One row per model and seed, with columns ``x``, ``y``, ``by`` and ``seed``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``(groups, seeds)``: index the values of ``by`` in order of appearance, columns the
+        seeds; ``nan`` where ρ is undefined (a constant ``x``, a missing value, one row).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from lvf.measures.stats import spearman
+
+    def rho(part) -> float:
+        values = np.asarray(part[y], dtype=float)
+        if values.size > 1 and np.isfinite(values).all():
+            if np.ptp([float(f"{v:.6g}") for v in values]) == 0:
+                return 0.0
+        return spearman(part[x], values)
+
+    rhos = {(g, s): rho(part) for (g, s), part in table.groupby([by, seed], sort=False)}
+    out = pd.Series(rhos, dtype=float).unstack()
+    out = out.reindex(index=list(dict.fromkeys(table[by])), columns=sorted(set(table[seed])))
+    out.index.name, out.columns.name = by, seed
+    return out
+
+
+def trend_text(
+    table: pd.DataFrame, *, x: str, y: str, by: str = "dataset", seed: str = "seed"
+) -> str:
+    """:func:`spearman_by_seed` in words, e.g. ``"mnist ρ = −0.90, −0.70; cifar10 ρ = …"``
+    (one value per seed, in seed order), for a record's ``ours``."""
+    rhos = spearman_by_seed(table, x=x, y=y, by=by, seed=seed)
+    return "; ".join(
+        f"{g} ρ = " + ", ".join(f"{r:+.2f}".replace("-", "−").replace("+nan", "n/a") for r in row)
+        for g, row in rhos.iterrows()
     )
