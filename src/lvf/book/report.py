@@ -383,7 +383,9 @@ def figure(rows: list[dict[str, Any]]):
         "stand-ins: analog verdicts": df.model == "stand-in",
     }
     chapters = sorted(df["where"].unique(), key=lambda c: (c == "none", c))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 0.32 * len(chapters) + 1.6), sharey=True)
+    fig, axes = plt.subplots(
+        1, 2, figsize=(10, 0.32 * len(chapters) + 1.9), sharey=True, sharex=True
+    )
     for ax, (title, keep) in zip(axes, panels.items(), strict=True):
         counts = pd.crosstab(df[keep]["where"], df[keep].verdict).reindex(
             index=chapters, columns=list(colours), fill_value=0
@@ -396,6 +398,7 @@ def figure(rows: list[dict[str, Any]]):
         ax.set_xlabel("records")
         ax.xaxis.get_major_locator().set_params(integer=True)
     axes[0].invert_yaxis()
-    axes[1].legend(loc="lower right", fontsize=8, frameon=False)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(colours), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
