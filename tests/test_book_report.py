@@ -98,3 +98,28 @@ def test_table_stamps_the_chapter_run(tmp_path, monkeypatch):
     (run,) = report.runs()
     assert run["chapter"] == "chX" and run["scale"] == "tiny"
     assert run["seconds"] >= 0 and run["threads"] >= 1
+
+
+def test_summary_counts_verdicts_by_model_kind_and_the_figure_draws_them(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lvf.book.claims import CLAIMS
+
+    monkeypatch.setenv("LVF_CLAIMS", str(tmp_path))
+    ids = [c.tested_by[0] for c in CLAIMS if c.tested_by][:3]
+    report.record(ids[0], chapter="ch01_x", paper="p", ours="o", verdict=YES, model="paper")
+    report.record(ids[1], chapter="ch01_x", paper="p", ours="o", verdict=NO, model="stand-in")
+    report.record(ids[2], chapter="ch02_y", paper="p", ours="o", verdict=PART, model="any")
+    rows, _ = report.reproduction()
+    table = report.summary(rows)
+    assert table.loc["reproduced", "on the paper's models"] == 1
+    assert table.loc["not reproduced", "on stand-ins (analogs)"] == 1
+    assert table.loc["partly reproduced", "on statements about any model"] == 1
+    untested = len([c for c in CLAIMS if not set(c.tested_by) & set(ids)])
+    assert table.loc["not tested", "not tested"] == untested
+    assert table.loc["total", "total"] == 3 + untested
+    fig = report.figure(rows)
+    direct, analog = fig.axes[:2]
+    assert [t.get_text() for t in direct.get_yticklabels()][-1] == "none"
+    assert sum(p.get_width() for p in analog.patches) == 1  # the stand-in record only
