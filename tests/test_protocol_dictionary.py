@@ -163,77 +163,60 @@ def test_probe_runs_the_protocol_on_a_spatial_autoencoder():
     assert len(means["b"]["attractors"]) == 3
 
 
-def test_probe_through_a_diffusers_adapter():
-    import os
-
-    import pytest
-
-    os.environ["HF_HUB_OFFLINE"] = "1"
+@pytest.fixture
+def tiny_kl(monkeypatch):
+    """A tiny random diffusers ``AutoencoderKL`` behind the adapter a reader uses (one thread,
+    offline)."""
     diffusers = pytest.importorskip("diffusers")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from lvf.models.adapters import autoencoder_kl
+
+    torch.manual_seed(0)
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    vae = diffusers.AutoencoderKL(
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        block_out_channels=(8, 16),
+        latent_channels=4,
+        norm_num_groups=4,
+        sample_size=8,
+    )
+    yield autoencoder_kl(vae)
+    torch.set_num_threads(n)
+
+
+def test_probe_through_a_diffusers_adapter(tiny_kl):
     from lvf.protocols.dictionary import probe
 
-    torch.manual_seed(0)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        vae = diffusers.AutoencoderKL(
-            down_block_types=("DownEncoderBlock2D",) * 2,
-            up_block_types=("UpDecoderBlock2D",) * 2,
-            block_out_channels=(8, 16),
-            latent_channels=4,
-            norm_num_groups=4,
-            sample_size=8,
-        )
-        ad = autoencoder_kl(vae)
-        starts = orthogonal_starts((4, 4, 4), n=8, std=1 / ad.latent_scale, seed=0)
-        out = probe(
-            ad.encode,
-            ad.decode,
-            starts,
-            {"x": torch.rand(3, 3, 8, 8)},
-            [2, 8],
-            preprocess=ad.preprocess,
-            postprocess=ad.postprocess,
-            max_steps=3,
-        )
-        assert out.errors["x"]["attractors"].shape == (2, 3)
-        assert torch.isfinite(out.errors["x"]["orthogonal"]).all()
-    finally:
-        torch.set_num_threads(n)
+    ad = tiny_kl
+    starts = orthogonal_starts((4, 4, 4), n=8, std=1 / ad.latent_scale, seed=0)
+    out = probe(
+        ad.encode,
+        ad.decode,
+        starts,
+        {"x": torch.rand(3, 3, 8, 8)},
+        [2, 8],
+        preprocess=ad.preprocess,
+        postprocess=ad.postprocess,
+        max_steps=3,
+    )
+    assert out.errors["x"]["attractors"].shape == (2, 3)
+    assert torch.isfinite(out.errors["x"]["orthogonal"]).all()
 
 
-def test_probe_adapter_repeats_over_seeds_of_the_starts():
-    import os
-
-    diffusers = pytest.importorskip("diffusers")
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    from lvf.models.adapters import autoencoder_kl
+def test_probe_adapter_repeats_over_seeds_of_the_starts(tiny_kl):
     from lvf.protocols.dictionary import probe_adapter
 
-    torch.manual_seed(0)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        vae = diffusers.AutoencoderKL(
-            down_block_types=("DownEncoderBlock2D",) * 2,
-            up_block_types=("UpDecoderBlock2D",) * 2,
-            block_out_channels=(8, 16),
-            latent_channels=4,
-            norm_num_groups=4,
-            sample_size=8,
-        )
-        ad = autoencoder_kl(vae)
-        data = {"x": torch.rand(3, 3, 8, 8), "y": torch.rand(2, 3, 8, 8)}
-        out = probe_adapter(ad, data, [2, 64], seeds=[0, 1], max_steps=3, batch_size=4)
-        assert list(out) == [0, 1]
-        for res in out.values():  # k = 4 x 4 x 4 orthogonal starts of norm sqrt(k) / scale
-            assert res.starts.shape == (64, 4, 4, 4)
-            norms = res.starts.flatten(1).norm(dim=1) * ad.latent_scale
-            assert torch.allclose(norms, torch.full((64,), 8.0), atol=1e-3)
-        assert not torch.equal(out[0].starts, out[1].starts)
-        table = gap_table(out)
-        assert len(table) == 2 * 2 * 2 and table["orthogonal"].notna().all()
-        assert set(gap_effects(table, [2])) == {"x", "y"}
-    finally:
-        torch.set_num_threads(n)
+    ad = tiny_kl
+    data = {"x": torch.rand(3, 3, 8, 8), "y": torch.rand(2, 3, 8, 8)}
+    out = probe_adapter(ad, data, [2, 64], seeds=[0, 1], max_steps=3, batch_size=4)
+    assert list(out) == [0, 1]
+    for res in out.values():  # k = 4 x 4 x 4 orthogonal starts of norm sqrt(k) / scale
+        assert res.starts.shape == (64, 4, 4, 4)
+        norms = res.starts.flatten(1).norm(dim=1) * ad.latent_scale
+        assert torch.allclose(norms, torch.full((64,), 8.0), atol=1e-3)
+    assert not torch.equal(out[0].starts, out[1].starts)
+    table = gap_table(out)
+    assert len(table) == 2 * 2 * 2 and table["orthogonal"].notna().all()
+    assert set(gap_effects(table, [2])) == {"x", "y"}
