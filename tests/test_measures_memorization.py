@@ -63,6 +63,23 @@ def test_knn_and_mahalanobis_against_hand_computation():
     np.testing.assert_allclose(d, [1.0, 1.0, 0.0], atol=0.06)
 
 
+@pytest.mark.parametrize("n, p", [(20, 50), (40, 300), (30, 30 * 7)])
+def test_mahalanobis_without_the_covariance_matrix_equals_scikit_learn(n, p):
+    """More dimensions than training latents (the ViT-MAE's case): the Gram-matrix path gives
+    scikit-learn's Ledoit–Wolf distances, with correlated, anisotropic latents."""
+    from sklearn.covariance import LedoitWolf
+
+    g = np.random.default_rng(p)
+    mix = g.normal(size=(p, p)) / np.sqrt(p) + np.diag(np.linspace(0.2, 3.0, p))
+    tr = g.normal(size=(n, p)) @ mix + 5.0
+    te = g.normal(size=(7, p)) @ mix * 1.5 + 5.0
+    want = np.sqrt(LedoitWolf().fit(tr).mahalanobis(te))
+    got = mahalanobis_score(torch.tensor(tr), torch.tensor(te), dual_above=0)
+    np.testing.assert_allclose(got, want, rtol=1e-7)
+    # the default switches to it only above 4,096 dimensions: same numbers either way
+    np.testing.assert_allclose(mahalanobis_score(torch.tensor(tr), torch.tensor(te)), want)
+
+
 def test_auroc_and_fpr95():
     ids = np.arange(100.0)  # ID scores 0..99
     ood = np.arange(50.0, 150.0)

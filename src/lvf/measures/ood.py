@@ -122,15 +122,66 @@ def knn_score(train: Tensor, test: Tensor, k: int) -> np.ndarray:
     return dist.mean(axis=1)
 
 
-def mahalanobis_score(train: Tensor, test: Tensor) -> np.ndarray:
+def mahalanobis_score(train: Tensor, test: Tensor, *, dual_above: int = 4096) -> np.ndarray:
     """Mahalanobis distance of each test latent to a Gaussian fitted on ``train``, ``(M,)``.
 
     The covariance is scikit-learn's Ledoit–Wolf shrinkage estimate (``choice-mahalanobis`` on
     the book's page "Where the paper is silent"), so
     it stays invertible when there are fewer training latents than dimensions.
+
+    When the latents have more dimensions ``p`` than there are training latents ``n`` (and more
+    than ``dual_above``), the same estimate is computed without forming the ``p × p``
+    covariance: :func:`_ledoit_wolf_dual`. That is the case of the ViT-MAE of Sec. 4.2 (``p =
+    197 · 768 = 151,296`` flattened tokens, ``n = 2,000``), where scikit-learn would allocate
+    171 GiB.
     """
-    est = LedoitWolf().fit(_flat(train))
-    return np.sqrt(est.mahalanobis(_flat(test)))
+    tr, te = _flat(train), _flat(test)
+    if tr.shape[1] > max(tr.shape[0], dual_above):
+        return np.sqrt(_ledoit_wolf_dual(tr, te))
+    est = LedoitWolf().fit(tr)
+    return np.sqrt(est.mahalanobis(te))
+
+
+def _ledoit_wolf_dual(train: np.ndarray, test: np.ndarray, chunk: int = 512) -> np.ndarray:
+    """Squared Mahalanobis distances under scikit-learn's Ledoit–Wolf estimate, through the
+    ``n × n`` Gram matrix of the centred training latents instead of the ``p × p`` covariance.
+
+    Written by hand because scikit-learn has no such path (its ``ledoit_wolf_shrinkage`` works
+    in blocks of the ``p × p`` matrix: ``O(p² n)`` time). With ``X`` the centred ``(n, p)``
+    training latents and ``G = X Xᵀ``, every term of scikit-learn's shrinkage ``s`` is a
+    function of ``G`` (``Σ_i ‖x_i‖⁴ = Σ_i G_ii²``, ``‖XᵀX‖²_F = ‖G‖²_F``, ``tr XᵀX = tr G``);
+    the estimate is ``Σ = a XᵀX / n + b I`` with ``a = 1 − s``, ``b = s · tr G / (n p)``, and
+    by the Woodbury identity ``yᵀ Σ⁻¹ y = (‖y‖² − (a/n) (X y)ᵀ (b I + (a/n) G)⁻¹ (X y)) / b``.
+    Agrees with scikit-learn to rounding (``tests/test_measures_memorization.py``).
+    Returns ``(M,)`` float64.
+    """
+    x = np.asarray(train, dtype=np.float64)
+    mean = x.mean(axis=0)
+    x = x - mean
+    n, p = x.shape
+    g = x @ x.T
+    trace = float(np.trace(g))
+    mu = trace / (n * p)
+    beta_ = float(np.sum(np.diag(g) ** 2))
+    delta_ = float(np.sum(g**2)) / n**2
+    beta = (beta_ / n - delta_) / (n * p)
+    delta = (delta_ - 2.0 * mu * trace / n + p * mu**2) / p
+    beta = min(beta, delta)
+    shrink = 0.0 if beta == 0 else beta / delta
+    a, b = 1.0 - shrink, shrink * mu
+    if b <= 0:
+        raise ValueError(
+            "the Ledoit–Wolf shrinkage is 0 with more dimensions than training latents: the "
+            "covariance is singular; give more training latents or fewer dimensions"
+        )
+    inner = np.linalg.cholesky(b * np.eye(n) + (a / n) * g)
+    out = []
+    for s in range(0, len(test), chunk):
+        y = np.asarray(test[s : s + chunk], dtype=np.float64) - mean
+        xy = x @ y.T  # (n, m)
+        w = np.linalg.solve(inner, xy)  # L⁻¹ X y
+        out.append((np.sum(y**2, axis=1) - (a / n) * np.sum(w**2, axis=0)) / b)
+    return np.concatenate(out)
 
 
 def _labels_scores(id_scores, ood_scores) -> tuple[np.ndarray, np.ndarray]:
