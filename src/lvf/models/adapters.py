@@ -21,6 +21,12 @@ cannot be reached, :class:`WeightsNotFoundError` says which weights are missing 
 get them. ``local_files_only=None`` (the default) tries the network only when the Hub answers
 (and ``HF_HUB_OFFLINE`` is not set), so an offline machine fails at once instead of retrying.
 
+Where weights are looked for, in order: a folder given as the name; ``$LVF_WEIGHTS/<hub id>``
+when the environment variable ``LVF_WEIGHTS`` names a folder of model folders (so every
+chapter finds them by hub id); the Hugging Face cache; the Hub. A folder written by
+:func:`lvf.models.fullsize.save` holds *random* weights of the published architecture: the
+adapter loaded from it has ``random_weights=True`` and a warning says so.
+
 Devices and dtypes: an adapter's ``encode``/``decode`` move the wrapped model to the device and
 floating dtype of their input the first time they differ (in place), so float64 or bfloat16
 latents give float64 or bfloat16 latents back, on the device they came from.
@@ -52,12 +58,15 @@ from lvf.latent_map import LatentMap
 __all__ = [
     "PAPER_MODELS",
     "Adapter",
+    "RandomWeightsWarning",
     "WeightsNotFoundError",
     "autoencoder_kl",
     "causal_lm",
     "hub_reachable",
     "load",
     "rae",
+    "resolve",
+    "siglip_layout",
     "vit_mae",
 ]
 
@@ -78,6 +87,27 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 class WeightsNotFoundError(OSError):
     """Pretrained weights are not available locally and could not be downloaded."""
+
+
+class RandomWeightsWarning(UserWarning):
+    """The weights loaded are random (:mod:`lvf.models.fullsize`), not the paper's model."""
+
+
+def resolve(name: str) -> str:
+    """The folder or hub id ``from_pretrained`` is given for ``name``: ``name`` itself when it
+    is a folder, else ``$LVF_WEIGHTS/<name>`` when that folder exists, else ``name``."""
+    if os.path.isdir(name):
+        return name
+    root = os.environ.get("LVF_WEIGHTS", "").strip()
+    if root:
+        candidate = os.path.join(os.path.expanduser(root), name)
+        if os.path.isdir(candidate):
+            return candidate
+    return name
+
+
+def _is_random(folder: str) -> bool:
+    return os.path.isfile(os.path.join(folder, "LVF_RANDOM_WEIGHTS.json"))
 
 
 @functools.cache
@@ -120,8 +150,9 @@ def _missing_message(what: str, name: str, offline: bool, err: BaseException) ->
 def _from_pretrained(
     cls: Any, name: str, what: str, local_files_only: bool | None, **kwargs: Any
 ) -> Any:
-    """``cls.from_pretrained(name, ...)``; a failure to find the weights becomes
+    """``cls.from_pretrained(resolve(name), ...)``; a failure to find the weights becomes
     :class:`WeightsNotFoundError` with instructions."""
+    name = resolve(name)
     offline = not hub_reachable() if local_files_only is None else local_files_only
     if cls.__module__.startswith("diffusers") and importlib.util.find_spec("accelerate") is None:
         kwargs.setdefault("low_cpu_mem_usage", False)  # what diffusers falls back to anyway
@@ -183,6 +214,9 @@ class Adapter:
         The tokenizer of a causal LM loaded by id (``None`` otherwise).
     notes
         Choices made for this model, in words.
+    random_weights
+        ``True`` when the weights came from a folder of :func:`lvf.models.fullsize.save`:
+        the published architecture with random weights, good for costs, not for results.
     """
 
     name: str
@@ -196,6 +230,7 @@ class Adapter:
     latent_shift: float = 0.0
     tokenizer: Any = None
     notes: list[str] = field(default_factory=list)
+    random_weights: bool = False
 
     def latent_map(self) -> LatentMap:
         """``f(z) = encode(decode(z))`` as an :class:`lvf.LatentMap`."""
@@ -242,6 +277,20 @@ def _diffusers_codec(model: nn.Module, latent_of: Callable[[Any], Tensor]):
         return model.decode(z).sample
 
     return encode, decode
+
+
+def _provenance(adapter: Adapter, model: Any) -> Adapter:
+    """Mark (and warn about) an adapter whose weights came from a folder of random weights."""
+    if isinstance(model, str) and _is_random(resolve(model)):
+        adapter.random_weights = True
+        msg = (
+            f"{model!r} was loaded from {resolve(model)}, which holds random weights of the "
+            "published architecture (lvf.models.fullsize), not the trained model: use it for "
+            "costs and code paths, never for results"
+        )
+        adapter.notes.append(msg)
+        warnings.warn(msg, RandomWeightsWarning, stacklevel=3)
+    return adapter
 
 
 def _prepare(model: nn.Module, device, dtype) -> nn.Module:
@@ -296,7 +345,7 @@ def autoencoder_kl(
     cfg = vae.config
 
     encode, decode = _diffusers_codec(vae, lambda out: out.latent_dist.mean)
-    return Adapter(
+    adapter = Adapter(
         name=name,
         kind="autoencoder_kl",
         model=vae,
@@ -311,6 +360,7 @@ def autoencoder_kl(
             f"latents raw; scaled latent = {float(cfg.scaling_factor):g} * z",
         ],
     )
+    return _provenance(adapter, model)
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,7 +431,7 @@ def vit_mae(
         logits = mae.decoder(z, order(z)).logits
         return mae.unpatchify(logits)
 
-    return Adapter(
+    adapter = Adapter(
         name=name,
         kind="vit_mae",
         model=mae,
@@ -391,6 +441,7 @@ def vit_mae(
         postprocess=lambda x: (x * std.to(x) + mean.to(x)).clamp(0.0, 1.0),
         notes=notes,
     )
+    return _provenance(adapter, model)
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,7 +474,7 @@ def causal_lm(
             AutoModelForCausalLM, model, "transformers AutoModelForCausalLM", local_files_only
         )
         try:
-            tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(resolve(model), local_files_only=True)
         except (OSError, ValueError):
             tokenizer = None
         name = model
@@ -467,7 +518,7 @@ def causal_lm(
         ],
     )
     adapter.embed = lambda ids: lm.get_input_embeddings()(ids.to(adapter.device))  # type: ignore[attr-defined]
-    return adapter
+    return _provenance(adapter, model)
 
 
 # --------------------------------------------------------------------------------------------
@@ -492,14 +543,17 @@ def rae(
     from diffusers import AutoencoderRAE
 
     if isinstance(model, str):
-        ae = _from_pretrained(AutoencoderRAE, model, "diffusers AutoencoderRAE", local_files_only)
+        with siglip_layout():
+            ae = _from_pretrained(
+                AutoencoderRAE, model, "diffusers AutoencoderRAE", local_files_only
+            )
         name = model
     else:
         ae, name = model, type(model).__name__
     ae = _prepare(ae, device, dtype)
 
     encode, decode = _diffusers_codec(ae, lambda out: out.latent)
-    return Adapter(
+    adapter = Adapter(
         name=name,
         kind="rae",
         model=ae,
@@ -509,6 +563,52 @@ def rae(
         postprocess=lambda x: x.clamp(0.0, 1.0),
         notes=[f"encoder {ae.config.encoder_type}; latent = normalised encoder features"],
     )
+    return _provenance(adapter, model)
+
+
+class _SiglipLayout(nn.Module):
+    """A transformers ``SiglipVisionModel`` under the attribute ``vision_model``: the layout of
+    transformers 4 (``SiglipVisionModel.vision_model.{embeddings, encoder, post_layernorm,
+    head}``), which diffusers' ``AutoencoderRAE`` and the RAE checkpoints' weight names use."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.vision_model = inner
+        self.config = inner.config
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.vision_model(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def siglip_layout():
+    """Build SigLIP2 ``AutoencoderRAE`` models with transformers 5 inside this block.
+
+    diffusers 0.42's ``AutoencoderRAE`` builds its SigLIP2 encoder as a transformers
+    ``SiglipVisionModel`` and reaches into ``model.vision_model``; transformers 5 flattened
+    that class (no ``vision_model`` attribute), so building or loading
+    ``nyu-visionx/RAE-siglip2-…`` fails with ``AttributeError``. No released diffusers fixes
+    it (found by building the network at full size, ``lvf.models.fullsize``), hence this
+    shim: within the block, diffusers' module sees a ``SiglipVisionModel`` wrapped in
+    :class:`_SiglipLayout`, which restores the old layout, so the attribute exists and the
+    weight names (``encoder.vision_model.…``) are those of the checkpoints. With a
+    transformers that still has ``vision_model``, it changes nothing.
+    """
+    from diffusers.models.autoencoders import autoencoder_rae as rae_module
+
+    original = getattr(rae_module, "SiglipVisionModel", None)
+    if original is None or "vision_model" in original.__init__.__code__.co_names:
+        yield
+        return
+
+    def wrapped(config: Any) -> nn.Module:
+        return _SiglipLayout(original(config))
+
+    rae_module.SiglipVisionModel = wrapped
+    try:
+        yield
+    finally:
+        rae_module.SiglipVisionModel = original
 
 
 _ADAPTERS: dict[str, Callable[..., Adapter]] = {
