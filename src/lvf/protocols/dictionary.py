@@ -306,6 +306,8 @@ def probe_adapter(
     *,
     seeds: Sequence[int],
     device: str | torch.device | None = None,
+    n_starts: int | None = None,
+    dtype: torch.dtype = torch.float32,
     **kwargs,
 ) -> dict[int, ProbeResult]:
     """:func:`probe_seeds` of a pretrained autoencoder (an :class:`lvf.models.adapters.Adapter`
@@ -314,8 +316,12 @@ def probe_adapter(
     The starts are :func:`orthogonal_starts` with ``N = k`` drawn in the *scaled* latent space
     and mapped to raw latents (``std = 1 / latent_scale``, ``mean = latent_shift``,
     ``choice-sd-checkpoint``); the latent shape is read off the encoding of one image of the
-    first dataset. ``kwargs`` go to :func:`probe` (``batch_size``, ``tol``, ``max_steps``);
-    ``preprocess``/``postprocess`` are the adapter's.
+    first dataset. ``n_starts`` keeps the first rows of the orthogonal basis only (a cheaper
+    run, e.g. to time the protocol at full size: ``benchmarks/fullsize.py``); the paper's
+    ``N = k`` is the default. ``dtype`` is that of the starts, hence of the iteration and of
+    the encoded images (the adapter follows it). ``kwargs`` go to :func:`probe`
+    (``batch_size``, ``tol``, ``max_steps``); ``preprocess``/``postprocess`` are the
+    adapter's.
     """
     first = next(iter(datasets.values()))[:1].to(device)
     with torch.no_grad():
@@ -324,9 +330,11 @@ def probe_adapter(
     def starts(s: int) -> Tensor:
         return orthogonal_starts(
             shape,
+            n=n_starts,
             std=1.0 / adapter.latent_scale,
             mean=adapter.latent_shift,
             seed=s,
+            dtype=dtype,
             device=device,
         )
 
