@@ -13,6 +13,11 @@ Environment variables
 ``LVF_DATA``
     A folder holding datasets in torchvision's layout (e.g. ``MNIST/raw/*.gz``). When set, it is
     the *only* place searched.
+``LVF_CHECKPOINTS_URL``
+    Base URL of published checkpoints (:mod:`lvf.train.hub`): a model missing from the cache is
+    fetched from ``<URL>/<cache file name>``, verified against ``<URL>/checkpoints.json``,
+    before it is trained. Default: the release ``checkpoints-v<CACHE_VERSION>`` of the
+    repository on GitHub; empty or ``off`` turns fetching off, and so does ``LVF_OFFLINE=1``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,13 @@
   model, any dataset of :mod:`lvf.data`, plain or denoising), trained once and cached;
 * :func:`seeded` — the same configuration with another seed (initialisation and data);
 * :func:`fit` — the plain training loop it uses (Adam, step schedule, MSE), for your own model;
-* :func:`trained_lm` — the tiny byte-level language model of :mod:`lvf.models.tinylm`.
+* :func:`trained_lm` — the tiny byte-level language model of :mod:`lvf.models.tinylm`;
+* :func:`estimate_seconds` — how long :func:`trained` will take, printed before it trains;
+* :mod:`lvf.train.hub` — published checkpoints: :func:`trained` fetches a missing model by its
+  configuration key (``LVF_CHECKPOINTS_URL``), verified; :func:`export_checkpoints` publishes;
+* :mod:`lvf.train.registry` — :func:`chapter_configs`, the models each chapter trains;
+* :mod:`lvf.train.cli` — the ``lvf`` command (``lvf train ch06 --scale paper``),
+  :func:`train_many` (in this process or through submitit).
 
 Every artefact goes to the one cache of :mod:`lvf.cache`, keyed by its full configuration.
 """
@@ -14,12 +20,16 @@ from lvf.train.autoencoders import (
     CACHE_VERSION,
     TrainConfig,
     TrainedModel,
+    estimate_seconds,
     fit,
     seeded,
     trained,
     training_data,
 )
+from lvf.train.cli import train_many
+from lvf.train.hub import export as export_checkpoints
 from lvf.train.lm import TrainedLM, trained_lm
+from lvf.train.registry import chapter_configs
 
 __all__ = [
     "CACHE_VERSION",
@@ -27,9 +37,13 @@ __all__ = [
     "TrainConfig",
     "TrainedLM",
     "TrainedModel",
+    "chapter_configs",
+    "estimate_seconds",
+    "export_checkpoints",
     "fit",
     "seeded",
     "trained",
+    "train_many",
     "trained_lm",
     "training_data",
 ]

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -37,6 +39,7 @@ __all__ = [
     "CacheWarning",
     "TrainConfig",
     "TrainedModel",
+    "estimate_seconds",
     "fit",
     "seeded",
     "trained",
@@ -360,6 +363,9 @@ class TrainedModel:
         The cache file.
     from_cache : bool
         Whether the model was loaded from the cache rather than trained in this call.
+    fetched : bool
+        Whether it was downloaded in this call from the published checkpoints
+        (:mod:`lvf.train.hub`); then ``from_cache`` is true as well.
     """
 
     model: nn.Module
@@ -368,6 +374,7 @@ class TrainedModel:
     checkpoints: dict[int, StateDict]
     path: Path
     from_cache: bool = False
+    fetched: bool = False
 
     def load_epoch(self, epoch: int) -> nn.Module:
         """A new model holding the weights saved at ``epoch``, in eval mode, on the device of
@@ -387,6 +394,77 @@ class TrainedModel:
 
 def _cpu_state(model: nn.Module) -> StateDict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def n_steps(config: TrainConfig) -> int:
+    """Optimizer steps of training ``config``: ``epochs * ceil(n_train / batch_size)``
+    (``n_train=None``: the size of the dataset's training split here)."""
+    n = config.n_train
+    if n is None:
+        n = _data._sizes(config.dataset)[0]
+    return config.epochs * math.ceil(n / config.batch_size)
+
+
+def _input_shape(config: TrainConfig) -> tuple[int, ...]:
+    if _dataset_kind(config.dataset) == "toy":
+        return (2,)
+    spec = _data._spec(config.dataset)
+    return (1 if spec.gray or spec.base in ("mnist", "fashion-mnist") else 3, 32, 32)
+
+
+_STEP_TIMES: dict[tuple, float] = {}
+
+
+def estimate_seconds(
+    config: TrainConfig, *, device: str | torch.device = "cpu", timed_steps: int = 3
+) -> float:
+    """An estimate of the seconds :func:`trained` needs to train ``config`` on ``device``.
+
+    Times ``timed_steps`` optimizer steps (after one warm-up step) of a throwaway copy of the
+    model on random inputs of the right shape, and multiplies by :func:`n_steps`. The time of a
+    step is remembered per model, width, batch size and device, so estimating many
+    configurations of one kind times it once. Data loading and per-epoch overhead are not
+    counted: it is an estimate, typically within a factor of two. The caller's random state is
+    left untouched.
+    """
+    steps = n_steps(config)
+    if steps == 0:
+        return 0.0
+    device = torch.device(device)
+    shape = _input_shape(config)
+    kind = (config.model, config.model_kwargs, config.batch_size, shape, config.noise_std > 0)
+    kind += (str(device),)
+    if kind not in _STEP_TIMES:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(0)
+            model = config.build().to(device)
+            learner = Denoising(model, config.noise_std) if config.noise_std > 0 else model
+            opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+            batch = torch.rand(min(config.batch_size, 4096), *shape, device=device)
+            learner.train()
+            for i in range(timed_steps + 1):
+                if i == 1:
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)
+                    start = time.perf_counter()
+                loss = F.mse_loss(learner(batch), batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+        _STEP_TIMES[kind] = (time.perf_counter() - start) / timed_steps
+    return steps * _STEP_TIMES[kind]
+
+
+def format_seconds(seconds: float) -> str:
+    """``"4 s"``, ``"3 min 20 s"``, ``"2 h 05 min"``: a duration for people."""
+    s = round(seconds)
+    if s < 60:
+        return f"{max(s, 1)} s" if seconds > 0 else "0 s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def _from_cache(config: TrainConfig, content: dict, device: torch.device) -> TrainedModel:
@@ -414,6 +492,12 @@ def trained(
     not match, is reported with a :class:`CacheWarning` and the model is retrained and
     rewritten.
 
+    A missing entry is first fetched from the published checkpoints (:mod:`lvf.train.hub`,
+    ``LVF_CHECKPOINTS_URL``), verified against their manifest and by the checked load above;
+    only when that fails (with a :class:`CacheWarning` saying why) is it trained, after a
+    printed estimate of the time it will take (:func:`estimate_seconds`; printed with the
+    progress bar, to stderr).
+
     The weights are initialised under ``torch.manual_seed(config.seed)`` inside
     :func:`torch.random.fork_rng`, so the caller's global random state is left untouched.
 
@@ -431,12 +515,23 @@ def trained(
     TrainedModel
     """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    from lvf.train.hub import load_or_fetch
+
     entry = config._entry()
-    content = entry.load()
+    content, fetched = load_or_fetch(entry, progress=progress)
     if content is not None:
-        return _from_cache(config, content, device)
+        return replace(_from_cache(config, content, device), fetched=fetched)
 
     x_train = training_data(config)
+    if _progress_enabled(progress) and config.epochs > 0:
+        seconds = estimate_seconds(config, device=device)
+        print(
+            f"lvf: {entry.path.name} is not cached; training it ({n_steps(config):,} optimizer "
+            f"steps on {device.type}), estimated time {format_seconds(seconds)} (an estimate, "
+            "from timing a few steps).",
+            file=sys.stderr,
+            flush=True,
+        )
     checkpoints: dict[int, StateDict] = {}
 
     def keep(epoch: int, m: nn.Module, history: dict[str, list[float]]) -> None:

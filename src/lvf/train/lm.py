@@ -42,10 +42,13 @@ def _loss(model, batch: Tensor) -> Tensor:
 def trained_lm(config: TinyLMConfig | None = None) -> TrainedLM:
     """The model of ``config``, trained on :func:`~lvf.models.tinylm.stdlib_text` or loaded
     from the one cache (``cache_dir()/models/tinylm-<arch>-<key>.pt``; an unreadable entry is
-    retrained with a :class:`lvf.cache.CacheWarning`). ``None``: the default configuration."""
+    retrained with a :class:`lvf.cache.CacheWarning`), or fetched from the published
+    checkpoints (:mod:`lvf.train.hub`) when missing. ``None``: the default configuration."""
     config = config if config is not None else TinyLMConfig()
+    from lvf.train.hub import load_or_fetch
+
     entry = Entry("models", f"tinylm-{config.arch}", config.to_dict(), version=_FORMAT)
-    content = entry.load()
+    content, _ = load_or_fetch(entry)
     if content is not None:
         with torch.random.fork_rng(devices=[]):
             model = config.build()
