@@ -12,10 +12,11 @@ the repository, release :func:`release_tag`). Every download is checked twice:
 2. then by the cache's own checked load (:meth:`lvf.cache.Entry.load`: format, configuration,
    sha256 of the weights).
 
-Offline (``LVF_OFFLINE=1``), with no reachable manifest, for a file that is not published, or on
-any mismatch, :func:`fetch` warns with a :class:`~lvf.cache.CacheWarning` saying which and why,
-keeps no bad file, and returns ``False``: the caller trains the model instead.
-``LVF_CHECKPOINTS_URL=off`` (or empty) turns fetching off without a warning.
+With no reachable manifest, for a file that is not published, or on any mismatch,
+:func:`fetch` warns with a :class:`~lvf.cache.CacheWarning` saying which and why, keeps no bad
+file, and returns ``False``: the caller trains the model instead. ``LVF_OFFLINE=1`` and
+``LVF_CHECKPOINTS_URL=off`` (or empty) turn fetching off, without a warning: the reader asked
+for it.
 
 :func:`export` writes such a folder (files + manifest) from the cache; ``lvf checkpoints
 export DIR`` runs it, and the Pages workflow uploads the folder as release assets.
@@ -146,20 +147,15 @@ def published(entry: Entry) -> bool:
 def fetch(entry: Entry, *, progress: bool = True) -> bool:
     """Download the published file of ``entry`` into the cache, verified; ``True`` if done.
 
-    Returns ``False``, after a :class:`~lvf.cache.CacheWarning` that says why, when fetching
-    is off (``LVF_OFFLINE``; silently for ``LVF_CHECKPOINTS_URL=off``), the manifest cannot be
-    read, the file is not published or is published for another configuration, the download
-    fails, or its sha256 differs from the manifest's. Nothing is left in the cache then.
+    Returns ``False`` at once when fetching is off (``LVF_OFFLINE=1``,
+    ``LVF_CHECKPOINTS_URL=off``), and after a :class:`~lvf.cache.CacheWarning` that says why
+    when the manifest cannot be read, the file is not published or is published for another
+    configuration, the download fails, or its sha256 differs from the manifest's. Nothing is
+    left in the cache then.
     """
     url = checkpoints_url()
     name = entry.path.name
-    if url is None:
-        if os.environ.get("LVF_OFFLINE", "") not in ("", "0"):
-            _warn_once(
-                "offline",
-                f"LVF_OFFLINE={os.environ['LVF_OFFLINE']}: published checkpoints are not "
-                "fetched; models missing from the cache are trained here.",
-            )
+    if url is None:  # asked for (LVF_OFFLINE=1 or LVF_CHECKPOINTS_URL=off): no warning
         return False
     manifest = _manifest(url)
     if manifest is None:
