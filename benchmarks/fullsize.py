@@ -88,22 +88,17 @@ class _PeakRSS:
         return (self.peak - self.start) / 2**20
 
 
-def _inputs(model, n: int):
-    """``n`` inputs of the paper's kind for the model: images in [0, 1] (Kodak crops, then
-    CIFAR-10 upsampled) or token ids (Python source, the folder's tokenizer)."""
-
+def _images(model, n: int):
+    """``n`` crops of the Kodak photographs at the model's input size, in ``[0, 1]``."""
     import lvf
 
-    if model.kind == "causal_lm":
-        return None
-    size = model.input[-1]
-    crops = lvf.data.photo_crops(n, size, crop=256, source="kodak")
-    return crops.clamp(0, 1)
+    return lvf.data.photo_crops(n, model.input[-1], crop=256, source="kodak").clamp(0, 1)
 
 
 def _starts(adapter, model, n: int):
     """``n`` starts of the iteration, batch first: orthogonal noise in the scaled latent
-    space (Sec. 4.1), encoded images (Sec. 4.2, B.8.1) or token embeddings (B.8.2)."""
+    space (Sec. 4.1), encoded images (Sec. 4.2, B.8.1) or token embeddings of Python source
+    tokenized by the folder's tokenizer (B.8.2)."""
     import torch
 
     import lvf
@@ -115,16 +110,14 @@ def _starts(adapter, model, n: int):
         ids = adapter.tokenizer(text, return_tensors="pt").input_ids[0]
         t = model.input[0]
         return adapter.embed(ids[: n * t].view(n, t))
-    x = _inputs(model, 1)
-    with torch.no_grad():
-        z = adapter.encode(adapter.preprocess(x))
     if model.kind == "autoencoder_kl":
+        with torch.no_grad():  # the latent shape, from one image
+            shape = adapter.encode(adapter.preprocess(_images(model, 1))).shape[1:]
         return lvf.protocols.dictionary.orthogonal_starts(
-            z.shape[1:], n=n, std=1.0 / adapter.latent_scale, mean=adapter.latent_shift
+            shape, n=n, std=1.0 / adapter.latent_scale, mean=adapter.latent_shift
         )
-    x = _inputs(model, n)
     with torch.no_grad():
-        return adapter.encode(adapter.preprocess(x))
+        return adapter.encode(adapter.preprocess(_images(model, n)))
 
 
 def _e2e(adapter, model) -> dict:
