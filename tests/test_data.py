@@ -60,6 +60,21 @@ def test_threads_from_env_and_restored(monkeypatch):
         torch.set_num_threads(before)
 
 
+def test_configure_threads_flushes_denormals():
+    """After configure_threads a denormal float32 (below 1.2e-38) computes as zero: the
+    setting that made the book's CPU training 4x faster (see its docstring)."""
+    import torch
+
+    try:
+        torch.set_flush_denormal(False)
+        tiny = torch.tensor([1e-39], dtype=torch.float32)
+        assert (tiny * 1.0).item() != 0.0  # a denormal, kept
+        scales.configure_threads()
+        assert (tiny * 1.0).item() == 0.0  # flushed
+    finally:
+        torch.set_flush_denormal(True)
+
+
 @pytest.mark.parametrize("value", ["0", "two", "-1"])
 def test_bad_threads_value_is_named(monkeypatch, value):
     monkeypatch.setenv("LVF_THREADS", value)

@@ -299,13 +299,18 @@ def reproduction() -> tuple[list[dict[str, Any]], list[Claim]]:
         One dict per (paper claim, record) pair, in the order of :data:`lvf.book.claims.CLAIMS`:
         ``section``, ``where``, ``claim`` (the paper's claim), ``record`` (the chapter
         record's id, or ``""``), ``chapter``, ``ours``, ``verdict``, ``scale``,
-        ``hardware``, ``date``, ``commit``. A claim without records gives one row with
-        verdict ``"not tested"`` and the reason (or "no record yet": its chapter has not run).
+        ``hardware``, ``date``, ``commit`` and ``trend``: the trend of its effect with the
+        training budget (:func:`lvf.book.budget.claim_trends`; "not studied" for a claim on
+        the paper's models that no study covers and that is not reproduced, "—" otherwise).
+        A claim without records gives one row with verdict ``"not tested"`` and the reason
+        (or "no record yet": its chapter has not run).
     orphans
         Records that test no claim of :data:`lvf.book.claims.CLAIMS` (an id to add there).
     """
+    from lvf.book.budget import claim_trends
     from lvf.book.claims import CLAIMS
 
+    trends = claim_trends()
     records = load()
     by_id: dict[str, list[Claim]] = {}
     for r in records:
@@ -319,11 +324,17 @@ def reproduction() -> tuple[list[dict[str, Any]], list[Claim]]:
         found = [r for rid in pc.tested_by for r in by_id.get(rid, [])]
         for r in found:
             row = base | {f: getattr(r, "id" if f == "record" else f) for f in fields}
-            rows.append(row | dict(shown=r.shown, interval=r.judged.interval()))
+            if r.id in trends:
+                t = trends[r.id]
+            elif r.model == "paper" and r.verdict not in ("reproduced", "not tested"):
+                t = "not studied"
+            else:
+                t = "—"
+            rows.append(row | dict(shown=r.shown, interval=r.judged.interval(), trend=t))
         if not found:
             why = pc.untested or "No record yet: the chapter that tests it has not run here."
             empty = base | dict.fromkeys(fields, "") | dict(shown="not tested", interval="")
-            rows.append(empty | dict(ours=why, verdict="not tested", model="untested"))
+            rows.append(empty | dict(ours=why, verdict="not tested", model="untested", trend="—"))
     known = {rid for pc in CLAIMS for rid in pc.tested_by}
     orphans = [r for r in records if r.id not in known]
     return rows, orphans

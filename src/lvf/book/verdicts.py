@@ -42,6 +42,7 @@ __all__ = [
     "judge",
     "not_tested",
     "trend",
+    "trend_effect",
 ]
 
 LABELS: tuple[str, ...] = (
@@ -253,6 +254,29 @@ def not_tested(reason: str) -> Verdict:
     return Verdict("not tested", reason=reason)
 
 
+def trend_effect(x, y) -> float:
+    """The effect :func:`trend` judges for one seed: Spearman's correlation of ``x`` with
+    ``y``, and 0 when ``y`` does not change (compared to 6 significant digits, so float
+    round-off is no trend).
+
+    >>> trend_effect([2, 8, 32], [0.9, 0.8, 0.7])
+    -1.0
+    >>> trend_effect([2, 8, 32], [0.5, 0.5, 0.5000000001])
+    0.0
+    """
+    import numpy as np
+
+    from lvf.measures.stats import spearman
+
+    values = np.asarray(y, dtype=float)
+    finite = values[np.isfinite(values)]
+    if finite.size == values.size and finite.size > 1:
+        rounded = np.array([float(f"{v:.6g}") for v in finite])
+        if np.ptp(rounded) == 0:
+            return 0.0
+    return float(spearman(np.asarray(x, dtype=float), values))
+
+
 def trend(
     table,
     *,
@@ -290,23 +314,10 @@ def trend(
     Verdict
         Combined over groups when ``by`` is given (parts named by the group's value).
     """
-    import numpy as np
-
-    from lvf.measures.stats import spearman
-
     measure = measure or f"Spearman ρ of {x} with {y}" + (" (sign flipped)" * (direction < 0))
 
-    def rho(g) -> float:
-        values = np.asarray(g[y], dtype=float)
-        finite = values[np.isfinite(values)]
-        if finite.size == values.size and finite.size > 1:
-            rounded = np.array([float(f"{v:.6g}") for v in finite])
-            if np.ptp(rounded) == 0:
-                return 0.0
-        return spearman(g[x], values)
-
     def one(df) -> Verdict:
-        rhos = [rho(g) for _, g in df.groupby(seed, sort=True)]
+        rhos = [trend_effect(g[x], g[y]) for _, g in df.groupby(seed, sort=True)]
         return judge(rhos, smallest=smallest, measure=measure, direction=direction)
 
     if by is None:

@@ -277,7 +277,48 @@ def _parser() -> argparse.ArgumentParser:
     )
     e.add_argument("dir", type=Path)
     e.add_argument("--scale", choices=SCALES, default=None)
+
+    b = sub.add_parser(
+        "budget",
+        help="run a chapter's budget study (lvf.book.budget)",
+        description="Repeat a chapter's experiment at several multiples of its optimizer "
+        "steps on every seed, and write one result file per (budget, seed) under "
+        "book/data/budget (or $LVF_BUDGET); cells that exist are kept.",
+    )
+    b.add_argument("chapter", help="a chapter with a study (see lvf.book.budget.STUDIES)")
+    b.add_argument("--scale", choices=SCALES, default=None, help="default: $LVF_SCALE or book")
+    b.add_argument("--multipliers", type=int, nargs="+", default=None, help="default: 1 4 16")
+    b.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the chapter's")
+    b.add_argument("--force", action="store_true", help="recompute cells that exist")
+    b.add_argument("--table", action="store_true", help="print the trends, compute nothing")
+    b.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     return top
+
+
+def _budget(args) -> int:
+    from lvf.book import budget
+
+    if args.chapter not in budget.STUDIES:
+        print(
+            f"lvf budget: no study for {args.chapter!r}; studies: {', '.join(budget.STUDIES)}.",
+            file=sys.stderr,
+        )
+        return 2
+    from lvf.book.scales import current_scale
+
+    scale = args.scale or current_scale()
+    if not args.table:
+        budget.run(
+            args.chapter,
+            scale=scale,
+            multipliers=args.multipliers or budget.MULTIPLIERS,
+            seeds=args.seeds,
+            device=args.device,
+            force=args.force,
+        )
+    for (claim, label), t in budget.trend(args.chapter, scale).items():
+        print(f"{claim:40s} {label:22s} {t['trend']:20s} slope {t['slope']:+.3f}")
+    return 0
 
 
 def _chapters(names: Sequence[str]) -> list[str]:
@@ -293,10 +334,13 @@ def _chapters(names: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lvf`` command with ``argv`` (default ``sys.argv[1:]``); the exit status."""
-    from lvf.book.scales import current_scale
+    from lvf.book.scales import configure_threads, current_scale
     from lvf.train import registry
 
     args = _parser().parse_args(argv)
+    configure_threads()  # LVF_THREADS, and denormals flushed (training is 4x faster on CPUs)
+    if args.command == "budget":
+        return _budget(args)
     if args.command == "checkpoints":
         from lvf.train.hub import export
 

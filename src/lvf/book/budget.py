@@ -1,0 +1,675 @@
+"""Budget studies: does a claim's effect move toward the paper as training grows?
+
+The book trains its networks far less than the paper does. When a claim is not reproduced at
+``book`` scale, the first question is whether the budget is the cause. A **budget study**
+repeats a chapter's experiment at 1×, 4× and 16× the book's optimizer steps
+(:data:`MULTIPLIERS`), on every seed, measures the same per-seed effects the chapter's verdicts
+are read from, and asks whether they move toward the paper's side as the budget grows.
+
+* :data:`STUDIES` holds one :class:`Study` per chapter: how its budget grows (more training
+  images where the dataset has them, otherwise more epochs), the claims and their parts, and
+  the function that measures one (budget, seed) cell.
+* :func:`run` computes the cells that are missing and writes each one as a small JSON file
+  under :func:`results_dir` (``book/data/budget/<chapter>/x<m>-seed<s>.json``, written
+  atomically), so an interrupted study loses nothing and several processes can share the
+  work. The files are committed; ``lvf budget ch08`` recomputes them.
+* :func:`table` reads them back; :func:`verdicts` judges each budget with the book's one rule
+  (:func:`lvf.book.verdicts.judge`); :func:`trend` gives the **trend with budget**; and
+  :func:`figure` draws one panel per claim part.
+
+The trend is the least-squares slope of the per-seed effects (signed so that positive goes
+the paper's way) on ``log2`` of the budget multiplier, with Student's *t* 95 % interval
+(:func:`scipy.stats.linregress`): **toward the paper** when the interval is above 0, **away
+from the paper** when below, **no clear trend** otherwise. A part whose effect is undefined
+at some budget (no converged attractor, say) is judged on the budgets where it is defined.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "MULTIPLIERS",
+    "STUDIES",
+    "Part",
+    "Study",
+    "figure",
+    "results_dir",
+    "run",
+    "scaled",
+    "sentence",
+    "summary",
+    "table",
+    "trend",
+    "trend_of",
+    "claim_trends",
+    "verdicts",
+]
+
+MULTIPLIERS: tuple[int, ...] = (1, 4, 16)
+"""The budgets, as multiples of the book's optimizer steps."""
+
+TRENDS: tuple[str, ...] = ("toward the paper", "no clear trend", "away from the paper")
+"""Every trend :func:`trend` can give."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One measured part of a claim.
+
+    Attributes
+    ----------
+    claim
+        The record id of the claim (as in :data:`lvf.book.claims.CLAIMS`).
+    column
+        The effect's name in the cells (raw sign, as the chapter computes it).
+    label
+        The part's name in the chapter's verdict, e.g. ``"memorization falls"``.
+    direction
+        ``+1`` when the paper says the effect is positive, ``-1`` when negative.
+    smallest
+        The smallest effect that counts, as the chapter judges it.
+    """
+
+    claim: str
+    column: str
+    label: str
+    direction: int
+    smallest: float
+
+
+@dataclass(frozen=True)
+class Study:
+    """A chapter's budget study.
+
+    Attributes
+    ----------
+    chapter
+        The chapter, e.g. ``"ch08"``.
+    budget
+        How the budget grows, in words (for the chapter and the report).
+    parts
+        The claim parts it measures.
+    measure
+        ``measure(ns, multiplier, seed, device) -> dict`` of one cell: every part's
+        ``column`` plus training diagnostics (the plateau measure, epochs...). ``ns`` is the
+        chapter's settings at the scale (:func:`lvf.train.registry.chapter_settings`: ``S``,
+        ``SEEDS``, its constants).
+    """
+
+    chapter: str
+    budget: str
+    parts: tuple[Part, ...]
+    measure: Callable[[dict, int, int, str], dict[str, float]]
+
+    @property
+    def claims(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.claim for p in self.parts))
+
+
+# ---- budgets -------------------------------------------------------------------------------
+
+_FULL = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000}
+
+
+def scaled(config, multiplier: int, *, data: bool = True):
+    """``config`` with ``multiplier`` times its optimizer steps: more training images while the
+    dataset has them (up to its full training split), then more epochs; with ``data=False``
+    more epochs on the same images.
+
+    Parameters
+    ----------
+    config
+        A :class:`lvf.train.TrainConfig`.
+    multiplier
+        A positive integer; 1 returns ``config`` unchanged (so the study's 1× cell is the
+        chapter's own model, read from the same cache).
+
+    Returns
+    -------
+    TrainConfig
+        With ``n_train`` and ``epochs`` changed, everything else as in ``config``.
+
+    >>> from lvf.train import TrainConfig
+    >>> c = TrainConfig(model="conv", dataset="mnist", n_train=2000, epochs=30)
+    >>> (scaled(c, 16).n_train, scaled(c, 16).epochs)
+    (32000, 30)
+    >>> (scaled(c, 64).n_train, scaled(c, 64).epochs)
+    (60000, 64)
+    >>> (scaled(c, 16, data=False).n_train, scaled(c, 16, data=False).epochs)
+    (2000, 480)
+    """
+    if not isinstance(multiplier, int) or multiplier < 1:
+        raise ValueError(f"multiplier={multiplier!r}: give a positive integer (1, 4, 16...).")
+    if multiplier == 1:
+        return config
+    full = _FULL.get(config.dataset)
+    n = config.n_train or full
+    if not data or full is None or n is None:
+        return replace(config, epochs=config.epochs * multiplier)
+    more = min(full, n * multiplier)
+    epochs = max(1, round(config.epochs * multiplier * n / more))
+    return replace(config, n_train=more, epochs=epochs)
+
+
+def _loss_diagnostics(run) -> dict[str, float]:
+    """The plateau measure: the relative fall of the training loss over the last quarter of
+    the epochs, ``(L[3/4] - L[end]) / L[end]`` (0.01 = still 1 % lower at the end)."""
+    loss = [float(v) for v in run.history["loss"]]
+    q = loss[max(0, (3 * len(loss)) // 4 - 1)]
+    return {
+        "final_loss": loss[-1],
+        "loss_drop_last_quarter": (q - loss[-1]) / loss[-1] if loss[-1] > 0 else math.nan,
+    }
+
+
+def _steps(config) -> int:
+    n = config.n_train or _FULL.get(config.dataset, 0)
+    return config.epochs * math.ceil(n / config.batch_size)
+
+
+# ---- ch08: training dynamics (Sec. 3.4, Fig. 3 and Fig. 13 right) --------------------------
+
+
+def _ch08(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]:
+    S = ns["S"]
+    import lvf.data
+    from lvf.protocols import dynamics
+    from lvf.train import seeded, trained, training_data
+    from lvf.train.registry import _mnist_dynamics
+
+    config = scaled(seeded(_mnist_dynamics(S, 128), seed), multiplier)
+    run = trained(config, device=device)
+    x_test, _ = lvf.data.load("mnist", "test", S["n_test"], seed=0)
+    table, _ = dynamics.across_seeds(
+        [(seed, run, training_data(config))],
+        x_test,
+        epochs=list(S["save"]),
+        starts=S["starts"],
+        max_steps=S["max_steps"],
+        stride=S["stride"],
+    )
+    eff = dynamics.effects(table).iloc[0]
+    last = table.sort_values("epoch").iloc[-1]
+    out = {c: float(eff[c]) for c in ("mem", "test_mse", "frac_train", "frac_test")}
+    out |= {c: float(eff[c]) for c in ("noise_behind", "noise_slower", "chamfer", "fpr95")}
+    out |= {"rank90": float(eff["rank90"])}
+    out |= {
+        "n_train": config.n_train,
+        "epochs": config.epochs,
+        "steps": _steps(config),
+        "test_mse_last": float(last.test_mse),
+        "converged_train_last": float(last.converged_train),
+        "converged_noise_last": float(last.converged_noise),
+    }
+    return out | _loss_diagnostics(run)
+
+
+# ---- ch06 and ch07: memorization against the bottleneck and the data (Sec. 3.2) ------------
+
+_MEMORIZATION_DATASETS = ("mnist",)
+"""The datasets of the ch06/ch07 studies: MNIST, the one whose book-scale verdicts are least
+settled and whose models are cheapest; add more here (each multiplies the cost)."""
+
+_CH06 = {  # record id: (x, y, the paper's direction, the part's name), as ch06's TRENDS
+    "fig2-small-k-memorizes": ("k", "mem_mean", -1, "memorization falls with k"),
+    "fig2-small-k-generalizes-worse": ("k", "test_mse", -1, "test error falls with k"),
+    "fig2-memorization-vs-generalization": (
+        "mem_mean", "test_mse", +1, "memorization tracks test error"
+    ),
+    "fig13-rank-grows-with-k": ("k", "rank90", +1, "rank-90 grows with k"),
+}  # fmt: skip
+
+
+def _sweep_cell(settings, seed: int, S: dict, device: str, trends: dict) -> dict[str, float]:
+    """Train and probe one seed of a grid; one Spearman trend per (claim, dataset)."""
+    from lvf.book.verdicts import trend_effect
+    from lvf.protocols.memorization import sweep
+    from lvf.train import trained
+
+    sw = sweep(settings, seeds=[seed], starts=S["starts"], max_steps=S["max_steps"],
+               device=device)  # fmt: skip
+    res = sw.results
+    out: dict[str, float] = {}
+    for name, g in res.groupby("dataset", sort=False):
+        for cid, (x, y, *_) in trends.items():
+            out[f"{cid}@{name}"] = trend_effect(g[x], g[y])
+        out[f"converged_min@{name}"] = float(g.converged.min())
+        drops = [
+            _loss_diagnostics(trained(c, device=device, progress=False))["loss_drop_last_quarter"]
+            for key, c in sw.configs.items()
+            if key[0] == name
+        ]
+        out[f"loss_drop_last_quarter_max@{name}"] = float(max(drops))
+        out[f"epochs@{name}"] = int(g.epochs.max())
+    return out
+
+
+def _ch06(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]:
+    S = ns["S"]
+    from lvf import data
+    from lvf.train.registry import _memorization_config
+
+    settings = []
+    for name in _MEMORIZATION_DATASETS:
+        tt = data.train_test(name, S["n_train"], S["n_test"])
+        x_test = tt.test()[0]
+        for k in S["ks"]:
+            cfg = scaled(_memorization_config(S, tt, k), multiplier, data=False)
+            settings.append(({"dataset": name, "k": k}, cfg, x_test))
+    return _sweep_cell(settings, seed, S, device, _CH06)
+
+
+def _ch07(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]:
+    S = ns["S"]
+    from lvf import data
+    from lvf.train.registry import _memorization_config
+
+    largest = None if None in S["sizes"] else max(S["sizes"])
+    settings = []
+    for name in _MEMORIZATION_DATASETS:
+        source = data.train_test(name, largest, S["n_test"])
+        x_test = source.test()[0]
+        for n in S["sizes"]:
+            tt = data.train_test(source.dataset, n, S["n_test"])
+            cfg = scaled(_memorization_config(S, tt, ns["K"]), multiplier, data=False)
+            settings.append(({"dataset": name, "n_train": tt.n_train}, cfg, x_test))
+    trends = {"fig14-less-data-more-memorization": ("n_train", "mem_mean", -1)}
+    return _sweep_cell(settings, seed, S, device, trends)
+
+
+_RHO = 0.5  # the smallest Spearman correlation that counts (the chapters' choice)
+
+STUDIES: dict[str, Study] = {
+    "ch08": Study(
+        chapter="ch08",
+        budget="more training images at the same 30 epochs: 2,000 (the book), 8,000 and "
+        "32,000 of MNIST's 60,000 (the paper trains on all of them)",
+        parts=(
+            Part("fig3b-memorize-then-generalize", "mem", "memorization falls", -1, _RHO),
+            Part("fig3b-memorize-then-generalize", "test_mse", "test error falls", -1, _RHO),
+            Part("fig3c-distinct-attractors-grow", "frac_train", "train", +1, _RHO),
+            Part("fig3c-distinct-attractors-grow", "frac_test", "test", +1, _RHO),
+            Part("fig3c-distinct-attractors-grow", "noise_behind", "noise behind", +1, 0.25),
+            Part(
+                "fig3c-distinct-attractors-grow",
+                "noise_slower",
+                "noise slower",
+                +1,
+                math.log2(1.5),
+            ),  # fmt: skip
+            Part("fig3d-chamfer-increases", "chamfer", "Chamfer rises", +1, _RHO),
+            Part("fig3d-fpr95-decreases", "fpr95", "FPR95 falls", -1, _RHO),
+            Part("fig13-rank90-grows-with-training", "rank90", "rank-90 grows", +1, _RHO),
+        ),
+        measure=_ch08,
+    ),
+    "ch06": Study(
+        chapter="ch06",
+        budget="more epochs on the same 2,000 MNIST images: 1,000 optimizer steps (the book), "
+        "4,000 and 16,000",
+        parts=tuple(
+            Part(cid, f"{cid}@{name}", f"{what}, {name}", d, _RHO)
+            for cid, (_, _, d, what) in _CH06.items()
+            for name in _MEMORIZATION_DATASETS
+        ),
+        measure=_ch06,
+    ),
+    "ch07": Study(
+        chapter="ch07",
+        budget="more epochs on the same MNIST training sets: 1,000 optimizer steps (the book), "
+        "4,000 and 16,000",
+        parts=tuple(
+            Part(
+                "fig14-less-data-more-memorization",
+                f"fig14-less-data-more-memorization@{name}",
+                name,
+                -1,
+                _RHO,
+            )
+            for name in _MEMORIZATION_DATASETS
+        ),  # fmt: skip
+        measure=_ch07,
+    ),
+}
+"""The budget studies, by chapter."""
+
+
+# ---- running and reading -------------------------------------------------------------------
+
+
+def results_dir() -> Path:
+    """Where the cells live: ``$LVF_BUDGET`` if set, else ``book/data/budget`` of the
+    repository this package was installed from."""
+    env = os.environ.get("LVF_BUDGET")
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[3] / "book" / "data" / "budget"
+
+
+def _study(chapter: str) -> Study:
+    if chapter not in STUDIES:
+        raise ValueError(f"No budget study for {chapter!r}; the studies are: {', '.join(STUDIES)}.")
+    return STUDIES[chapter]
+
+
+def _cell(chapter: str, scale: str, multiplier: int, seed: int) -> Path:
+    sub = chapter if scale == "book" else f"{chapter}-{scale}"
+    return results_dir() / sub / f"x{multiplier}-seed{seed}.json"
+
+
+def run(
+    chapter: str,
+    *,
+    scale: str | None = None,
+    multipliers: Sequence[int] = MULTIPLIERS,
+    seeds: Sequence[int] | None = None,
+    device: str | None = None,
+    force: bool = False,
+) -> list[Path]:
+    """Compute the study's missing cells (every multiplier × seed) and write them.
+
+    Parameters
+    ----------
+    chapter
+        A key of :data:`STUDIES`, e.g. ``"ch08"``.
+    scale
+        ``"tiny"``, ``"book"`` or ``"paper"``; default :func:`lvf.current_scale`. The budgets
+        are multiples of the chapter's settings at this scale.
+    multipliers, seeds
+        The cells to compute; seeds default to the chapter's (3 at book scale).
+    force
+        Recompute cells that exist.
+
+    Returns
+    -------
+    list of Path
+        The cell files, computed or found.
+    """
+    import time
+
+    import torch
+
+    from lvf.book.scales import configure_threads, current_scale
+    from lvf.cache import atomic_write
+    from lvf.train.registry import chapter_settings
+
+    study = _study(chapter)
+    configure_threads()  # LVF_THREADS, and denormals flushed: training runs 4x faster on CPUs
+    scale = scale or current_scale()
+    ns = chapter_settings(chapter, scale)
+    seeds = list(ns["SEEDS"] if seeds is None else seeds)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    paths = []
+    for m in multipliers:
+        for s in seeds:
+            path = _cell(chapter, scale, int(m), int(s))
+            paths.append(path)
+            if path.exists() and not force:
+                continue
+            print(f"{chapter}: budget {m}x, seed {s} ...", flush=True)
+            t0 = time.perf_counter()
+            values = study.measure(ns, int(m), int(s), device)
+            cell = {
+                "chapter": chapter,
+                "scale": scale,
+                "multiplier": int(m),
+                "seed": int(s),
+                "seconds": round(time.perf_counter() - t0, 1),
+                "values": {k: _plain(v) for k, v in values.items()},
+                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            }
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = json.dumps(cell, indent=1).encode()
+            atomic_write(path, lambda f, text=text: f.write(text))
+            print(f"{chapter}: budget {m}x, seed {s} done in {cell['seconds']:.0f} s", flush=True)
+    return paths
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, float | int):
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+    return float(v)
+
+
+def table(chapter: str, scale: str = "book"):
+    """Every computed cell of a study, one row per (multiplier, seed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``multiplier``, ``seed``, ``seconds`` and every value of the cell (undefined
+        values as NaN); empty when nothing was computed.
+    """
+    import pandas as pd
+
+    _study(chapter)
+    folder = results_dir() / (chapter if scale == "book" else f"{chapter}-{scale}")
+    rows = []
+    for path in sorted(folder.glob("x*-seed*.json")):
+        try:
+            cell = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ValueError(
+                f"{path} is not a readable budget cell ({err}); delete it and run "
+                f"`lvf budget {chapter}` to recompute it."
+            ) from err
+        values = {k: (math.nan if v is None else v) for k, v in cell["values"].items()}
+        rows.append({"multiplier": cell["multiplier"], "seed": cell["seed"]} | values
+                    | {"seconds": cell["seconds"]})  # fmt: skip
+    if not rows:
+        return pd.DataFrame(columns=["multiplier", "seed", "seconds"])
+    return pd.DataFrame(rows).sort_values(["multiplier", "seed"]).reset_index(drop=True)
+
+
+def verdicts(chapter: str, scale: str = "book") -> dict[tuple[str, str], dict[int, Any]]:
+    """The book's verdict (:func:`lvf.book.verdicts.judge`) of every part at every budget.
+
+    Returns
+    -------
+    dict
+        ``{(claim, part label): {multiplier: Verdict}}``.
+    """
+    from lvf.book.verdicts import judge
+
+    df = table(chapter, scale)
+    out: dict[tuple[str, str], dict[int, Any]] = {}
+    for p in _study(chapter).parts:
+        by = {}
+        for m, g in df.groupby("multiplier", sort=True):
+            by[int(m)] = judge(
+                g[p.column].tolist(), smallest=p.smallest, direction=p.direction,
+                measure=p.label,
+            )  # fmt: skip
+        out[p.claim, p.label] = by
+    return out
+
+
+def trend_of(multipliers: Sequence[float], effects: Sequence[float]) -> dict[str, float | str]:
+    """The trend of signed effects with the budget: slope on ``log2(multiplier)`` and its 95 %
+    interval (Student's *t*, ``n - 2`` degrees of freedom), and the label.
+
+    Parameters
+    ----------
+    multipliers, effects
+        One pair per (budget, seed); ``effects`` signed so that positive goes the paper's
+        way. Pairs with an undefined effect are dropped.
+
+    Returns
+    -------
+    dict
+        ``slope``, ``low``, ``high`` (per doubling of the budget... per factor 2) and
+        ``trend`` (one of :data:`TRENDS`, or ``"undefined"`` with fewer than 2 budgets).
+
+    >>> trend_of([1, 1, 4, 4, 16, 16], [0.0, 0.1, 0.4, 0.5, 0.8, 0.9])["trend"]
+    'toward the paper'
+    >>> trend_of([1, 1, 4, 4, 16, 16], [0.5, 0.5, 0.5, 0.5, 0.5, 0.5])["trend"]
+    'no clear trend'
+    """
+    import numpy as np
+    from scipy import stats
+
+    x = np.log2(np.asarray(multipliers, dtype=float))
+    y = np.asarray(effects, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if np.unique(x).size < 2:
+        return {"slope": math.nan, "low": math.nan, "high": math.nan, "trend": "undefined"}
+    if np.ptp(y) == 0:
+        return {"slope": 0.0, "low": 0.0, "high": 0.0, "trend": TRENDS[1]}
+    fit = stats.linregress(x, y)
+    half = float(stats.t.ppf(0.975, x.size - 2) * fit.stderr) if x.size > 2 else math.inf
+    low, high = fit.slope - half, fit.slope + half
+    label = TRENDS[0] if low > 0 else TRENDS[2] if high < 0 else TRENDS[1]
+    return {"slope": float(fit.slope), "low": float(low), "high": float(high), "trend": label}
+
+
+def trend(chapter: str, scale: str = "book") -> dict[tuple[str, str], dict[str, float | str]]:
+    """:func:`trend_of` for every part of the study: ``{(claim, part label): trend}``."""
+    df = table(chapter, scale)
+    out = {}
+    for p in _study(chapter).parts:
+        if df.empty or p.column not in df:
+            out[p.claim, p.label] = trend_of([], [])
+            continue
+        out[p.claim, p.label] = trend_of(df.multiplier, p.direction * df[p.column])
+    return out
+
+
+def claim_trends(scale: str = "book") -> dict[str, str]:
+    """One line per claim over every study with cells: ``"part: trend; part: trend"``, for
+    the reproduction report's column "trend with budget"."""
+    out: dict[str, list[str]] = {}
+    for chapter, study in STUDIES.items():
+        if table(chapter, scale).empty:
+            continue
+        budgets = sorted(set(table(chapter, scale).multiplier.astype(int)))
+        span = "/".join(f"{m}×" for m in budgets)
+        for (claim, label), t in trend(chapter, scale).items():
+            out.setdefault(claim, []).append(f"{label}: {t['trend']} ({span})")
+        del study
+    return {claim: "; ".join(parts) for claim, parts in out.items()}
+
+
+def figure(chapter: str, scale: str = "book", *, columns: int = 3):
+    """One panel per claim part: the per-seed effects (dots), their mean and 95 % interval at
+    every budget (bars), the smallest effect that counts (dashed) and the paper's side
+    (shaded). Effects are signed so that the paper's direction is up; the title gives the
+    trend.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    study = _study(chapter)
+    df = table(chapter, scale)
+    judged = verdicts(chapter, scale)
+    trends = trend(chapter, scale)
+    n = len(study.parts)
+    rows = math.ceil(n / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.1 * rows), squeeze=False)
+    for ax, p in zip(axes.ravel(), study.parts, strict=False):
+        ms = sorted(set(df.multiplier.astype(int))) if not df.empty else list(MULTIPLIERS)
+        y = p.direction * df[p.column].to_numpy(float) if p.column in df else np.array([])
+        ax.scatter(df.multiplier, y, s=12, color="0.55", zorder=2, label="one seed")
+        for m in ms:
+            v = judged[p.claim, p.label].get(m)
+            if v is None or not math.isfinite(v.estimate):
+                continue
+            err = [[v.estimate - v.low], [v.high - v.estimate]]
+            ax.errorbar([m], [v.estimate], yerr=err, fmt="o", color="k", capsize=4, zorder=3,
+                        label="mean, 95 % interval" if m == ms[0] else None)  # fmt: skip
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.axhline(p.smallest, color="tab:green", ls="--", lw=1,
+                   label="smallest effect that counts")  # fmt: skip
+        low, high = ax.get_ylim()
+        high = max(high, 1.15 * p.smallest)
+        ax.axhspan(0, high, color="tab:green", alpha=0.07, label="the paper's side")
+        ax.set_ylim(low, high)
+        ax.set(
+            xscale="log",
+            xticks=ms,
+            xticklabels=[f"{m}×" for m in ms],
+            xlabel="budget",
+            ylabel="effect (paper's way up)",
+        )
+        ax.minorticks_off()
+        ax.set_title(f"{p.label}\n{trends[p.claim, p.label]['trend']}", fontsize=10)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    axes[0, 0].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def summary(chapter: str, scale: str = "book"):
+    """One row per claim part: its verdict at every budget, the trend and its slope.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``(claim, part)``; columns ``"<m>×"`` (the verdict's label and estimate at
+        budget ``m``), ``trend``, ``slope per 2×`` (the slope and its 95 % interval), and
+        ``seeds`` (cells per budget, e.g. ``"3/3/3"``).
+    """
+    import pandas as pd
+
+    df = table(chapter, scale)
+    judged, trends = verdicts(chapter, scale), trend(chapter, scale)
+    budgets = sorted(set(df.multiplier.astype(int))) if not df.empty else []
+    rows = []
+    for p in _study(chapter).parts:
+        row: dict[str, Any] = {"claim": p.claim, "part": p.label}
+        for m in budgets:
+            v = judged[p.claim, p.label].get(m)
+            row[f"{m}×"] = f"{v.label} ({v.estimate:+.2f})" if v is not None else ""
+        t = trends[p.claim, p.label]
+        row["trend"] = t["trend"]
+        row["slope per 2×"] = (
+            f"{t['slope']:+.2f} [{t['low']:+.2f}, {t['high']:+.2f}]"
+            if math.isfinite(t["slope"]) and math.isfinite(t["low"])
+            else ""
+        )
+        counts = df.groupby("multiplier")[p.column].count() if p.column in df else {}
+        row["seeds"] = "/".join(str(int(counts.get(m, 0))) for m in budgets)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["claim", "part"])
+
+
+def sentence(chapter: str, scale: str = "book") -> str:
+    """The study's finding in words: which parts move toward the paper, which away, which
+    show no clear trend, and how far the verdicts changed between the smallest and the
+    largest budget."""
+    df = table(chapter, scale)
+    if df.empty:
+        return f"No budget study has been computed for {chapter} yet (`lvf budget {chapter}`)."
+    judged, trends = verdicts(chapter, scale), trend(chapter, scale)
+    budgets = sorted(set(df.multiplier.astype(int)))
+    lo, hi = budgets[0], budgets[-1]
+    groups: dict[str, list[str]] = {}
+    changed = []
+    for p in _study(chapter).parts:
+        groups.setdefault(trends[p.claim, p.label]["trend"], []).append(p.label)
+        a, b = judged[p.claim, p.label].get(lo), judged[p.claim, p.label].get(hi)
+        if a is not None and b is not None and a.label != b.label:
+            changed.append(f"{p.label} ({a.label} → {b.label})")
+    said = [
+        f"{trend_label} ({len(labels)} of {len(_study(chapter).parts)}): {'; '.join(labels)}. "
+        for trend_label in (*TRENDS, "undefined")
+        if (labels := groups.get(trend_label))
+    ]
+    text = f"From {lo}× to {hi}× the book's budget: " + "".join(said)
+    if changed:
+        text += f"Verdicts that change between {lo}× and {hi}×: " + "; ".join(changed) + "."
+    else:
+        text += f"No verdict changes between {lo}× and {hi}×."
+    return text

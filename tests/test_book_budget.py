@@ -1,0 +1,187 @@
+"""Budget studies (lvf.book.budget): scaling a configuration, the trend rule against known
+answers, the cell files (atomic, skipped when present, refused when corrupt), the summary and
+the report's column, on a synthetic study and on one real ch08 cell at tiny scale."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pytest
+
+from lvf.book import budget
+from lvf.train import TrainConfig
+
+
+def test_scaled_adds_images_then_epochs():
+    c = TrainConfig(model="conv", dataset="mnist", n_train=2000, epochs=30, batch_size=32)
+    assert budget.scaled(c, 1) is c
+    four = budget.scaled(c, 4)
+    assert (four.n_train, four.epochs) == (8000, 30)
+    # beyond the 60,000 images of MNIST the epochs grow: 2000 * 30 * 64 image passes
+    big = budget.scaled(c, 64)
+    assert (big.n_train, big.epochs) == (60_000, 64)
+    assert big.n_train * big.epochs == pytest.approx(2000 * 30 * 64, rel=0.01)
+    same = budget.scaled(c, 16, data=False)
+    assert (same.n_train, same.epochs) == (2000, 480)
+    toy = TrainConfig(model="mlp", dataset="toy:gaussians", n_train=500, epochs=10)
+    assert budget.scaled(toy, 4).epochs == 40  # no full split known: epochs
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="positive integer"):
+            budget.scaled(c, bad)
+
+
+def test_trend_rule_known_answers():
+    m = [1, 1, 1, 4, 4, 4, 16, 16, 16]
+    up = [0.0, 0.1, -0.1, 0.4, 0.5, 0.3, 0.8, 0.9, 0.7]
+    t = budget.trend_of(m, up)
+    # slope per doubling: the effect gains 0.4 per factor 4 = 0.2 per factor 2
+    assert t["slope"] == pytest.approx(0.2, abs=1e-9)
+    assert t["low"] > 0 and t["trend"] == "toward the paper"
+    assert budget.trend_of(m, [-v for v in up])["trend"] == "away from the paper"
+    flat = [0.1, -0.1, 0.0, 0.1, -0.1, 0.0, 0.1, -0.1, 0.0]
+    assert budget.trend_of(m, flat)["trend"] == "no clear trend"
+    # undefined effects are dropped; one budget left is no trend at all
+    assert budget.trend_of(m, [math.nan] * 6 + [1, 1, 1])["trend"] == "undefined"
+    assert budget.trend_of([1, 1], [0.5, 0.7])["trend"] == "undefined"
+    # two budgets, one seed each: no interval, so no trend can be claimed
+    assert budget.trend_of([1, 4], [0.0, 1.0])["trend"] == "no clear trend"
+
+
+def _fake_measure(ns, multiplier, seed, device):
+    """A synthetic study: one part grows with the budget, one falls, one is noise."""
+    k = math.log2(multiplier)
+    noise = (-0.05, 0.0, 0.05)[seed]
+    return {
+        "grows": 0.2 + 0.15 * k + noise,
+        "falls": -(0.2 + 0.15 * k + noise),  # the paper says it falls: toward the paper
+        "flat": noise,
+        "loss_drop_last_quarter": 0.1 / multiplier,
+        "final_loss": 0.01,
+    }
+
+
+@pytest.fixture
+def fake_study(monkeypatch, tmp_path):
+    monkeypatch.setenv("LVF_BUDGET", str(tmp_path))
+    study = budget.Study(
+        chapter="ch08",
+        budget="synthetic",
+        parts=(
+            budget.Part("fig3b-memorize-then-generalize", "grows", "grows", +1, 0.5),
+            budget.Part("fig3b-memorize-then-generalize", "falls", "falls", -1, 0.5),
+            budget.Part("fig3d-chamfer-increases", "flat", "flat", +1, 0.5),
+        ),
+        measure=_fake_measure,
+    )
+    monkeypatch.setitem(budget.STUDIES, "ch08", study)
+    return study
+
+
+def test_run_writes_cells_and_skips_existing(fake_study, tmp_path, monkeypatch):
+    paths = budget.run("ch08", scale="book", seeds=(0, 1, 2), device="cpu")
+    assert len(paths) == 9 and all(p.is_file() for p in paths)
+    cell = json.loads((tmp_path / "ch08" / "x16-seed2.json").read_text())
+    assert cell["values"]["grows"] == pytest.approx(0.2 + 0.15 * 4 + 0.05)
+    assert (cell["multiplier"], cell["seed"], cell["scale"]) == (16, 2, "book")
+
+    # computed cells are kept: a second run measures nothing
+    def boom(*a):
+        raise AssertionError("an existing cell was recomputed")
+
+    monkeypatch.setitem(budget.STUDIES, "ch08", dataclasses.replace(fake_study, measure=boom))
+    budget.run("ch08", scale="book", seeds=(0, 1, 2))
+    with pytest.raises(AssertionError, match="recomputed"):
+        budget.run("ch08", scale="book", seeds=(0,), multipliers=(1,), force=True)
+
+    df = budget.table("ch08")
+    assert len(df) == 9 and sorted(set(df.multiplier)) == [1, 4, 16]
+    trends = budget.trend("ch08")
+    assert trends["fig3b-memorize-then-generalize", "grows"]["trend"] == "toward the paper"
+    assert trends["fig3b-memorize-then-generalize", "falls"]["trend"] == "toward the paper"
+    assert trends["fig3d-chamfer-increases", "flat"]["trend"] == "no clear trend"
+    judged = budget.verdicts("ch08")
+    assert judged["fig3b-memorize-then-generalize", "grows"][1].label == "partly reproduced"
+    assert judged["fig3b-memorize-then-generalize", "grows"][16].label == "reproduced"
+    text = budget.sentence("ch08")
+    assert "toward the paper (2 of 3): grows; falls" in text
+    assert "grows (partly reproduced → reproduced)" in text
+    table = budget.summary("ch08")
+    assert list(table.columns) == ["1×", "4×", "16×", "trend", "slope per 2×", "seeds"]
+    assert table.loc[("fig3d-chamfer-increases", "flat"), "seeds"] == "3/3/3"
+    line = budget.claim_trends()["fig3b-memorize-then-generalize"]
+    assert line == "grows: toward the paper (1×/4×/16×); falls: toward the paper (1×/4×/16×)"
+    fig = budget.figure("ch08")
+    assert len([a for a in fig.axes if a.get_visible()]) == 3
+
+
+def test_report_rows_carry_the_trend(fake_study, tmp_path, monkeypatch):
+    from lvf.book import report
+
+    budget.run("ch08", scale="book", seeds=(0, 1, 2))
+    monkeypatch.setenv("LVF_CLAIMS", str(tmp_path / "claims"))
+    from lvf.book.verdicts import judge
+
+    report.record(
+        "fig3d-chamfer-increases",
+        chapter="ch08_training_dynamics",
+        paper="p",
+        ours="o",
+        verdict=judge([-0.9, -0.8, -0.85], smallest=0.5, measure="m"),
+        model="paper",
+    )
+    report.record(
+        "fig3d-fpr95-decreases",
+        chapter="ch08_training_dynamics",
+        paper="p",
+        ours="o",
+        verdict=judge([-0.9, -0.8, -0.85], smallest=0.5, measure="m"),
+        model="paper",
+    )
+    rows, _ = report.reproduction()
+    by = {r["record"]: r["trend"] for r in rows if r["record"]}
+    assert by["fig3d-chamfer-increases"] == "flat: no clear trend (1×/4×/16×)"
+    assert by["fig3d-fpr95-decreases"] == "not studied"  # not reproduced, no study covers it
+    assert {r["trend"] for r in rows if not r["record"]} == {"—"}
+
+
+def test_corrupt_cell_is_refused_with_a_remedy(fake_study, tmp_path):
+    budget.run("ch08", scale="book", seeds=(0,), multipliers=(1,))
+    (tmp_path / "ch08" / "x1-seed0.json").write_text("{not json")
+    with pytest.raises(ValueError, match="lvf budget ch08"):
+        budget.table("ch08")
+
+
+def test_unknown_study_says_which_exist():
+    with pytest.raises(ValueError, match="studies are: ch08"):
+        budget.run("ch99")
+
+
+def test_cli_budget(fake_study, capsys):
+    from lvf.train.cli import main
+
+    assert main(["budget", "ch08", "--scale", "book", "--seeds", "0", "1", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "fig3b-memorize-then-generalize" in out and "toward the paper" in out
+    assert main(["budget", "ch99"]) == 2
+
+
+def test_ch08_cell_at_tiny_scale(tmp_path, monkeypatch):
+    """A real cell: the chapter's model at tiny scale and twice its steps, measured by the
+    chapter's protocol; the 1× cell trains exactly the chapter's configuration."""
+    from lvf.train import seeded
+    from lvf.train.registry import _mnist_dynamics, chapter_settings
+
+    monkeypatch.setenv("LVF_BUDGET", str(tmp_path / "budget"))
+    monkeypatch.setenv("LVF_CACHE", str(tmp_path / "cache"))
+    budget.run("ch08", scale="tiny", multipliers=(1, 2), seeds=(0,), device="cpu")
+    df = budget.table("ch08", "tiny")
+    assert list(df.multiplier) == [1, 2]
+    S = chapter_settings("ch08", "tiny")["S"]
+    assert list(df.n_train) == [S["n_train"], 2 * S["n_train"]]
+    assert list(df.epochs) == [S["epochs"], S["epochs"]]
+    for p in budget.STUDIES["ch08"].parts:
+        assert p.column in df
+    assert ((df.converged_train_last >= 0) & (df.converged_train_last <= 1)).all()
+    assert seeded(_mnist_dynamics(S, 128), 0).cache_path().is_file()
