@@ -474,7 +474,8 @@ def verdicts(chapter: str, scale: str = "book") -> dict[tuple[str, str], dict[in
     Returns
     -------
     dict
-        ``{(claim, part label): {multiplier: Verdict}}``.
+        ``{(claim, part label): {multiplier: Verdict}}``; a budget with fewer than 2 seeds
+        computed has no verdict yet.
     """
     from lvf.book.verdicts import judge
 
@@ -483,6 +484,8 @@ def verdicts(chapter: str, scale: str = "book") -> dict[tuple[str, str], dict[in
     for p in _study(chapter).parts:
         by = {}
         for m, g in df.groupby("multiplier", sort=True):
+            if len(g) < 2:  # a verdict needs two seeds; a budget still being computed waits
+                continue
             by[int(m)] = judge(
                 g[p.column].tolist(), smallest=p.smallest, direction=p.direction,
                 measure=p.label,
