@@ -185,3 +185,11 @@ def test_ch08_cell_at_tiny_scale(tmp_path, monkeypatch):
         assert p.column in df
     assert ((df.converged_train_last >= 0) & (df.converged_train_last <= 1)).all()
     assert seeded(_mnist_dynamics(S, 128), 0).cache_path().is_file()
+
+
+def test_budget_with_one_seed_waits(fake_study):
+    budget.run("ch08", scale="book", seeds=(0, 1, 2), multipliers=(1,))
+    budget.run("ch08", scale="book", seeds=(0,), multipliers=(4,))
+    judged = budget.verdicts("ch08")
+    assert set(judged["fig3b-memorize-then-generalize", "grows"]) == {1}
+    assert budget.summary("ch08").loc[("fig3d-chamfer-increases", "flat"), "seeds"] == "3/1"
