@@ -285,7 +285,7 @@ def _parser() -> argparse.ArgumentParser:
         "steps on every seed, and write one result file per (budget, seed) under "
         "book/data/budget (or $LVF_BUDGET); cells that exist are kept.",
     )
-    b.add_argument("chapter", help="a chapter with a study (see lvf.book.budget.STUDIES)")
+    b.add_argument("chapter", help="a chapter with a study (lvf.book.budget.STUDIES), or 'all'")
     b.add_argument("--scale", choices=SCALES, default=None, help="default: $LVF_SCALE or book")
     b.add_argument("--multipliers", type=int, nargs="+", default=None, help="default: 1 4 16")
     b.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the chapter's")
@@ -298,26 +298,29 @@ def _parser() -> argparse.ArgumentParser:
 def _budget(args) -> int:
     from lvf.book import budget
 
-    if args.chapter not in budget.STUDIES:
+    chapters = list(budget.STUDIES) if args.chapter == "all" else [args.chapter]
+    if any(ch not in budget.STUDIES for ch in chapters):
         print(
-            f"lvf budget: no study for {args.chapter!r}; studies: {', '.join(budget.STUDIES)}.",
+            f"lvf budget: no study for {args.chapter!r}; studies: {', '.join(budget.STUDIES)} "
+            "(or 'all').",
             file=sys.stderr,
         )
         return 2
     from lvf.book.scales import current_scale
 
     scale = args.scale or current_scale()
-    if not args.table:
-        budget.run(
-            args.chapter,
-            scale=scale,
-            multipliers=args.multipliers or budget.MULTIPLIERS,
-            seeds=args.seeds,
-            device=args.device,
-            force=args.force,
-        )
-    for (claim, label), t in budget.trend(args.chapter, scale).items():
-        print(f"{claim:40s} {label:22s} {t['trend']:20s} slope {t['slope']:+.3f}")
+    for chapter in chapters:
+        if not args.table:
+            budget.run(
+                chapter,
+                scale=scale,
+                multipliers=args.multipliers or budget.MULTIPLIERS,
+                seeds=args.seeds,
+                device=args.device,
+                force=args.force,
+            )
+        for (claim, label), t in budget.trend(chapter, scale).items():
+            print(f"{chapter}  {claim:38s} {label:34s} {t['trend']:20s} slope {t['slope']:+.3f}")
     return 0
 
 
