@@ -329,7 +329,7 @@ STUDIES: dict[str, Study] = {
             Part(
                 "fig14-less-data-more-memorization",
                 f"fig14-less-data-more-memorization@{name}",
-                name,
+                f"memorization falls with data, {name}",
                 -1,
                 _RHO,
             )
