@@ -123,22 +123,15 @@ def test_report_rows_carry_the_trend(fake_study, tmp_path, monkeypatch):
     monkeypatch.setenv("LVF_CLAIMS", str(tmp_path / "claims"))
     from lvf.book.verdicts import judge
 
-    report.record(
-        "fig3d-chamfer-increases",
-        chapter="ch08_training_dynamics",
-        paper="p",
-        ours="o",
-        verdict=judge([-0.9, -0.8, -0.85], smallest=0.5, measure="m"),
-        model="paper",
-    )
-    report.record(
-        "fig3d-fpr95-decreases",
-        chapter="ch08_training_dynamics",
-        paper="p",
-        ours="o",
-        verdict=judge([-0.9, -0.8, -0.85], smallest=0.5, measure="m"),
-        model="paper",
-    )
+    for rid in ("fig3d-chamfer-increases", "fig3d-fpr95-decreases"):
+        report.record(
+            rid,
+            chapter="ch08_training_dynamics",
+            paper="p",
+            ours="o",
+            verdict=judge([-0.9, -0.8, -0.85], smallest=0.5, measure="m"),
+            model="paper",
+        )
     rows, _ = report.reproduction()
     by = {r["record"]: r["trend"] for r in rows if r["record"]}
     assert by["fig3d-chamfer-increases"] == "flat: no clear trend (1×/4×/16×)"
