@@ -30,7 +30,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,23 @@ class Study:
     budget: str
     parts: tuple[Part, ...]
     measure: Callable[[dict, int, int, str], dict[str, float]]
+    reference: dict[str, Any] = field(default_factory=dict)
+    """Settings of the chapter's ``book`` scale that the study's 1× keeps: the book's budget
+    when the study was run. When the book's own budget later moves up (ch08 now trains at
+    the study's 4×), the study's budgets stay where they were and its cells stay valid."""
+
+    def settings(self, ns: dict, scale: str) -> dict:
+        """``ns`` (:func:`lvf.train.registry.chapter_settings`) with :attr:`reference` applied
+        to its ``S`` at ``book`` scale."""
+        if scale != "book" or not self.reference:
+            return ns
+        return {**ns, "S": {**ns["S"], **self.reference}}
+
+    def book_multiplier(self, ns: dict) -> float:
+        """Where the chapter's own ``book`` scale sits on the study's axis (1 unless the book's
+        budget moved after the study): the ratio of ``n_train`` to the reference's."""
+        n = self.reference.get("n_train")
+        return ns["S"]["n_train"] / n if n else 1.0
 
     @property
     def claims(self) -> tuple[str, ...]:
@@ -289,8 +306,9 @@ _RHO = 0.5  # the smallest Spearman correlation that counts (the chapters' choic
 STUDIES: dict[str, Study] = {
     "ch08": Study(
         chapter="ch08",
-        budget="more training images at the same 30 epochs: 2,000 (the book), 8,000 and "
-        "32,000 of MNIST's 60,000 (the paper trains on all of them)",
+        budget="more training images at the same 30 epochs: 2,000 (1×, the book's budget when "
+        "the study was run), 8,000 (4×, the book's budget since) and 32,000 (16×) of MNIST's "
+        "60,000 (the paper trains on all of them)",
         parts=(
             Part("fig3b-memorize-then-generalize", "mem", "memorization falls", -1, _RHO),
             Part("fig3b-memorize-then-generalize", "test_mse", "test error falls", -1, _RHO),
@@ -309,6 +327,7 @@ STUDIES: dict[str, Study] = {
             Part("fig13-rank90-grows-with-training", "rank90", "rank-90 grows", +1, _RHO),
         ),
         measure=_ch08,
+        reference={"n_train": 2000},
     ),
     "ch06": Study(
         chapter="ch06",
@@ -403,7 +422,7 @@ def run(
     study = _study(chapter)
     configure_threads()  # LVF_THREADS, and denormals flushed: training runs 4x faster on CPUs
     scale = scale or current_scale()
-    ns = chapter_settings(chapter, scale)
+    ns = study.settings(chapter_settings(chapter, scale), scale)
     seeds = list(ns["SEEDS"] if seeds is None else seeds)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     paths = []
