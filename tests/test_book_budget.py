@@ -180,6 +180,51 @@ def test_ch08_cell_at_tiny_scale(tmp_path, monkeypatch):
     assert seeded(_mnist_dynamics(S, 128), 0).cache_path().is_file()
 
 
+def test_ch09_cell_shares_the_ch08_model_and_reads_the_chapters_gaps(tmp_path, monkeypatch):
+    """ch09's cell measures the ch08 network (the same cache file) with chapter 9's protocol:
+    one AUROC gap per claim and OOD set; "above chance" is the trajectory AUROC minus 50."""
+    from lvf.protocols import ood
+    from lvf.train import seeded, trained, training_data
+    from lvf.train.registry import _mnist_dynamics, chapter_settings
+
+    monkeypatch.setenv("LVF_BUDGET", str(tmp_path / "budget"))
+    monkeypatch.setenv("LVF_CACHE", str(tmp_path / "cache"))
+    budget.run("ch09", scale="tiny", multipliers=(1,), seeds=(0,), device="cpu")
+    cell = budget.table("ch09", "tiny").iloc[0]
+    ns = chapter_settings("ch09", "tiny")
+    S = ns["S"]
+    config = seeded(_mnist_dynamics(S, 128), 0)
+    assert config == seeded(_mnist_dynamics(chapter_settings("ch08", "tiny")["S"], 128), 0)
+    run = trained(config, device="cpu")
+    assert run.from_cache  # the cell trained it; nothing new
+    x_ref = training_data(config)[: S["n_ref"]]
+    out = ood.run(
+        run.model.encode, run.model.decode, x_ref, ood.mnist_sets(S["n_eval"], 0, x_ref),
+        knn_k=(ns["K_PAPER"], S["k_small"]), tol=ns["TOL"], max_steps=S["max_steps"],
+        n_attractor_starts=S["n_att"], device="cpu",
+    )  # fmt: skip
+    for name, per in out.metrics().items():
+        column = f"sec42-trajectory-score-detects-ood@{name}"
+        assert cell[column] == pytest.approx(per["trajectory"]["AUROC"] - 50, nan_ok=True)
+    assert len(budget.STUDIES["ch09"].parts) == 3 * len(ood.MNIST_OOD_SETS)
+    for p in budget.STUDIES["ch09"].parts:
+        assert p.column in cell.index
+
+
+def test_reference_keeps_the_studys_budgets_when_the_book_moves():
+    """ch08's book scale moved to the study's 4×: the study still starts from 2,000 images, so
+    its committed cells stay valid, and the chapter sits at 4× on the study's axis."""
+    from lvf.train.registry import chapter_settings
+
+    study = budget.STUDIES["ch08"]
+    ns = chapter_settings("ch08", "book")
+    assert study.settings(ns, "book")["S"]["n_train"] == 2000
+    assert study.book_multiplier(ns) == ns["S"]["n_train"] / 2000
+    tiny = chapter_settings("ch08", "tiny")
+    assert study.settings(tiny, "tiny") is tiny  # the reference is for book scale only
+    assert study.book_multiplier(tiny, "tiny") == 1.0
+
+
 def test_budget_with_one_seed_waits(fake_study):
     budget.run("ch08", scale="book", seeds=(0, 1, 2), multipliers=(1,))
     budget.run("ch08", scale="book", seeds=(0,), multipliers=(4,))

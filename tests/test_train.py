@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import subprocess
 import sys
@@ -254,3 +255,31 @@ def test_trained_on_mnist_subset(monkeypatch):
     assert result.path.name.startswith("conv-mnist-")
     with torch.no_grad():
         assert result.model.encode(x).shape == (64, 2)
+
+
+def test_loss_drop_known_answers():
+    # (L at 3/4 of the run - final L) / final L, with the value at 3/4 = index len*3//4 - 1
+    assert lvf.train.loss_drop([4.0, 2.0, 1.2, 1.0]) == pytest.approx(0.2)
+    assert lvf.train.loss_drop([2.0, 1.0, 1.0, 1.0]) == 0.0
+    rising = lvf.train.loss_drop([1.0, 1.0, 1.0, 1.5])  # the loss rose at the end: negative
+    assert rising == pytest.approx(-1 / 3)
+    # windows average neighbours: 8 values, q = 6, mean(v[4:6]) = 3 vs mean(v[6:8]) = 1.5
+    assert lvf.train.loss_drop([9, 9, 9, 9, 4, 2, 2, 1], window=2) == pytest.approx(1.0)
+    assert math.isnan(lvf.train.loss_drop([]))
+    assert lvf.train.PLATEAU == 0.05
+
+
+def test_training_status_reads_the_cache_and_never_trains(monkeypatch):
+    from lvf.train import registry
+
+    other = dataclasses.replace(SMALL, seed=1)
+    monkeypatch.setattr(registry, "chapter_configs", lambda ch, scale=None: [SMALL, other])
+    run = trained(SMALL, device="cpu")  # `other` is never trained
+    monkeypatch.setattr(lvf.train, "fit", lambda *a, **k: pytest.fail("it trained"))
+    df = registry.training_status("tiny", chapters=("ch05",))
+    assert list(df.model) == [run.path.stem]  # the missing model is left out, not trained
+    row = df.iloc[0]
+    assert row.loss_drop == pytest.approx(lvf.train.loss_drop(run.history["loss"]))
+    assert row.final_loss == pytest.approx(run.history["loss"][-1])
+    assert row.plateau == (row.loss_drop < lvf.train.PLATEAU)
+    assert row.steps == lvf.train.autoencoders.n_steps(SMALL)

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lvf.protocols.ood import MNIST_OOD_SETS
+
 __all__ = [
     "MULTIPLIERS",
     "STUDIES",
@@ -119,11 +121,15 @@ class Study:
             return ns
         return {**ns, "S": {**ns["S"], **self.reference}}
 
-    def book_multiplier(self, ns: dict) -> float:
-        """Where the chapter's own ``book`` scale sits on the study's axis (1 unless the book's
-        budget moved after the study): the ratio of ``n_train`` to the reference's."""
+    def book_multiplier(self, ns: dict, scale: str = "book") -> float:
+        """Where the chapter's own settings ``ns`` sit on the study's axis at ``scale``: at
+        ``book`` scale the ratio of their ``n_train`` to the reference's (1 unless the book's
+        budget moved after the study), at other scales 1 (the reference applies to ``book``
+        only)."""
         n = self.reference.get("n_train")
-        return ns["S"]["n_train"] / n if n else 1.0
+        if scale != "book" or not n:
+            return 1.0
+        return ns["S"]["n_train"] / n
 
     @property
     def claims(self) -> tuple[str, ...]:
@@ -176,14 +182,13 @@ def scaled(config, multiplier: int, *, data: bool = True):
 
 
 def _loss_diagnostics(run) -> dict[str, float]:
-    """The plateau measure: the relative fall of the training loss over the last quarter of
-    the epochs, ``(L[3/4] - L[end]) / L[end]`` (0.01 = still 1 % lower at the end)."""
+    """The final training loss and the plateau measure (:func:`lvf.train.loss_drop`: the
+    relative fall of the loss over the last quarter of the epochs; 0.01 = still 1 % lower at
+    the end)."""
+    from lvf.train import loss_drop
+
     loss = [float(v) for v in run.history["loss"]]
-    q = loss[max(0, (3 * len(loss)) // 4 - 1)]
-    return {
-        "final_loss": loss[-1],
-        "loss_drop_last_quarter": (q - loss[-1]) / loss[-1] if loss[-1] > 0 else math.nan,
-    }
+    return {"final_loss": loss[-1], "loss_drop_last_quarter": loss_drop(loss)}
 
 
 def _steps(config) -> int:
@@ -226,6 +231,48 @@ def _ch08(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
         "converged_noise_last": float(last.converged_noise),
     }
     return out | _loss_diagnostics(run)
+
+
+# ---- ch09: OOD detection by latent trajectories (Sec. 4.2, Fig. 5a, Table 1) ---------------
+
+_CH09 = {  # record id: (the baselines, the smallest gap that counts, the part's name)
+    "fig5a-trajectory-beats-knn": ("knn", 2.0, "beats KNN"),
+    "tab1-trajectory-beats-mahalanobis-and-reconstruction": (
+        ("Mahalanobis", "reconstruction"), 2.0, "beats Mahalanobis and reconstruction"
+    ),
+    "sec42-trajectory-score-detects-ood": ("chance", 40.0, "above chance"),
+}  # fmt: skip
+
+
+def _ch09(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]:
+    """Chapter 9's protocol on one seed of the ch08 network (k = 128) at the budget: the
+    trajectory score's AUROC gap to each baseline, per OOD set (as the chapter's verdicts)."""
+    S = ns["S"]
+    from lvf.protocols import ood
+    from lvf.train import seeded, trained, training_data
+    from lvf.train.registry import _mnist_dynamics
+
+    config = scaled(seeded(_mnist_dynamics(S, 128), seed), multiplier)
+    run = trained(config, device=device)
+    x_ref = training_data(config)[: S["n_ref"]]
+    model = run.model.eval()
+    out = ood.run(
+        model.encode, model.decode, x_ref, ood.mnist_sets(S["n_eval"], seed, x_ref),
+        knn_k=(ns["K_PAPER"], S["k_small"]), tol=ns["TOL"], max_steps=S["max_steps"],
+        n_attractor_starts=S["n_att"], device=device,
+    )  # fmt: skip
+    cells: dict[str, float] = {}
+    for cid, (against, _, _) in _CH09.items():
+        table = ood.gaps({seed: out}, [out.knn_paper] if against == "knn" else against)
+        cells |= {f"{cid}@{r.set}": float(r.gap) for r in table.itertuples()}
+    cells |= {
+        "n_train": config.n_train,
+        "epochs": config.epochs,
+        "steps": _steps(config),
+        "converged_fraction": float(out.converged_fraction),
+        "attractors": len(out.attractors),
+    }
+    return cells | _loss_diagnostics(run)
 
 
 # ---- ch06 and ch07: memorization against the bottleneck and the data (Sec. 3.2) ------------
@@ -327,6 +374,19 @@ STUDIES: dict[str, Study] = {
             Part("fig13-rank90-grows-with-training", "rank90", "rank-90 grows", +1, _RHO),
         ),
         measure=_ch08,
+        reference={"n_train": 2000},
+    ),
+    "ch09": Study(
+        chapter="ch09",
+        budget="the ch08 network (k = 128) at its budgets: 2,000 (1×, the book's budget when "
+        "the study was run), 8,000 (4×, the book's budget since) and 32,000 (16×) MNIST "
+        "training images at 30 epochs",
+        parts=tuple(
+            Part(cid, f"{cid}@{name}", f"{what}, {name}", +1, smallest)
+            for cid, (_, smallest, what) in _CH09.items()
+            for name in MNIST_OOD_SETS
+        ),
+        measure=_ch09,
         reference={"n_train": 2000},
     ),
     "ch06": Study(
@@ -689,7 +749,7 @@ def sentence(chapter: str, scale: str = "book") -> str:
         for trend_label in (*TRENDS, "undefined")
         if (labels := groups.get(trend_label))
     ]
-    text = f"From {lo}× to {hi}× the book's budget: " + "".join(said)
+    text = f"From {lo}× to {hi}× the study's base budget: " + "".join(said)
     if changed:
         text += f"Verdicts that change between {lo}× and {hi}×: " + "; ".join(changed) + "."
     else:

@@ -42,6 +42,7 @@ __all__ = [
     "runs",
     "summary",
     "table",
+    "training",
 ]
 
 VERDICTS = LABELS
@@ -413,3 +414,35 @@ def figure(rows: list[dict[str, Any]]):
     fig.legend(handles, labels, loc="lower center", ncol=len(colours), fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
+
+
+def training(scale: str | None = None):
+    """Has each chapter's training reached a plateau? A pandas DataFrame, one row per chapter.
+
+    Read from the cache (:func:`lvf.train.registry.training_status`; nothing is trained):
+    the number of models the chapter trains that are cached, their optimizer steps (fewest and
+    most), the plateau measure over them (:func:`lvf.train.loss_drop`, the relative fall of the
+    training loss over the last quarter of the run: median and largest) and the share of
+    models on a plateau (below :data:`lvf.train.PLATEAU`).
+    """
+    import pandas as pd
+
+    from lvf.train.registry import training_status
+
+    df = training_status(scale)
+    if df.empty:
+        return pd.DataFrame()
+    g = df.groupby("chapter")
+    out = pd.DataFrame(
+        {
+            "models": g.size(),
+            "steps": g.steps.min().map("{:,}".format)
+            + g.steps.max().map(lambda v: f" to {v:,}"),
+            "loss still falling, median": g.loss_drop.median().map("{:.1%}".format),
+            "largest": g.loss_drop.max().map("{:.1%}".format),
+            "on a plateau": g.plateau.mean().map("{:.0%}".format),
+        }
+    )
+    same = g.steps.min() == g.steps.max()
+    out.loc[same, "steps"] = g.steps.min()[same].map("{:,}".format)
+    return out

@@ -62,6 +62,7 @@ __all__ = [
     "gaps",
     "judge_gaps",
     "mean_sd",
+    "mnist_sets",
     "paper_table",
     "run",
     "trajectory_parts",
@@ -84,6 +85,55 @@ PAPER_FIG5A: dict[str, dict[str, dict[str, float]]] = {
 """The paper's Fig. 5a (ViT-MAE base pretrained on ImageNet; ImageNet in distribution), in %:
 ``{method: {OOD set: {"FPR95": …, "AUROC": …}}}``. Its Table 1 (App. B.3) adds the
 Mahalanobis distance and the reconstruction error without printing their numbers."""
+
+
+MNIST_OOD_SETS: tuple[str, ...] = (
+    "Fashion-MNIST",
+    "CIFAR-10 gray",
+    "Kodak crops",
+    "scikit-image crops",
+    "uniform noise",
+    "Gaussian noise",
+)
+"""The out-of-distribution sets of :func:`mnist_sets`, in order."""
+
+
+def mnist_sets(n: int, seed: int, x_ref: Tensor) -> dict[str, Tensor]:
+    """The evaluation sets of chapter 9's MNIST autoencoder: the MNIST test set (in
+    distribution, ``"MNIST (ID)"``) and the six sets of :data:`MNIST_OOD_SETS`.
+
+    Parameters
+    ----------
+    n
+        Images per set.
+    seed
+        Which draw: the images are drawn with seed ``seed + 1`` (so seed 0 of a chapter does
+        not share its draw with data drawn with seed 0 elsewhere).
+    x_ref
+        ``(N, 1, 32, 32)`` reference (training) images in ``[0, 1]``: the Gaussian noise has
+        their mean and standard deviation.
+
+    Returns
+    -------
+    dict
+        ``{name: (n, 1, 32, 32) tensor in [0, 1]}``, MNIST first.
+    """
+    from lvf import data
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", data.DataSourceWarning)
+        sets = {
+            "MNIST (ID)": data.load("mnist", "test", n, seed=seed + 1)[0],
+            "Fashion-MNIST": data.load("fashion-mnist", "test", n, seed=seed + 1)[0],
+            "CIFAR-10 gray": data.load("cifar10-gray", "test", n, seed=seed + 1)[0],
+            "Kodak crops": data.photo_crops(n, gray=True, seed=seed + 1, source="kodak"),
+            "scikit-image crops": data.photo_crops(n, gray=True, seed=seed + 1, source="skimage"),
+        }
+    g = torch.Generator().manual_seed(seed + 1)
+    mu, sd = float(x_ref.mean()), float(x_ref.std())
+    sets["uniform noise"] = torch.rand(n, 1, 32, 32, generator=g)
+    sets["Gaussian noise"] = (mu + sd * torch.randn(n, 1, 32, 32, generator=g)).clamp(0, 1)
+    return sets
 
 
 def paper_table() -> pd.DataFrame:

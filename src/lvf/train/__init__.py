@@ -6,6 +6,7 @@
 * :func:`fit` — the plain training loop it uses (Adam, step schedule, MSE), for your own model;
 * :func:`trained_lm` — the tiny byte-level language model of :mod:`lvf.models.tinylm`;
 * :func:`estimate_seconds` — how long :func:`trained` will take, printed before it trains;
+* :func:`loss_drop` and :data:`PLATEAU` — has a run's training loss reached a plateau?
 * :mod:`lvf.train.hub` — published checkpoints: :func:`trained` fetches a missing model by its
   configuration key (``LVF_CHECKPOINTS_URL``), verified; :func:`export_checkpoints` publishes;
 * :mod:`lvf.train.registry` — :func:`chapter_configs`, the models each chapter trains;
@@ -18,10 +19,12 @@ Every artefact goes to the one cache of :mod:`lvf.cache`, keyed by its full conf
 from lvf.cache import CacheWarning
 from lvf.train.autoencoders import (
     CACHE_VERSION,
+    PLATEAU,
     TrainConfig,
     TrainedModel,
     estimate_seconds,
     fit,
+    loss_drop,
     seeded,
     trained,
     training_data,
@@ -34,6 +37,7 @@ from lvf.train.registry import chapter_configs
 __all__ = [
     "CACHE_VERSION",
     "CacheWarning",
+    "PLATEAU",
     "TrainConfig",
     "TrainedLM",
     "TrainedModel",
@@ -41,6 +45,7 @@ __all__ = [
     "estimate_seconds",
     "export_checkpoints",
     "fit",
+    "loss_drop",
     "seeded",
     "trained",
     "train_many",

@@ -20,7 +20,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -403,6 +403,35 @@ def n_steps(config: TrainConfig) -> int:
     if n is None:
         n = _data._sizes(config.dataset)[0]
     return config.epochs * math.ceil(n / config.batch_size)
+
+
+PLATEAU = 0.05
+"""The book's plateau rule: training has reached a plateau when its loss fell by less than
+this fraction over the last quarter of the run (:func:`loss_drop`)."""
+
+
+def loss_drop(losses: Sequence[float], window: int = 1) -> float:
+    """How much the training loss still fell over the last quarter of a run, relative to its
+    end: ``(L(3/4) - L(end)) / L(end)``, each ``L`` the mean of ``window`` consecutive values
+    (1 for a per-epoch history; more for a noisy per-step one).
+
+    0.12 means the loss at three quarters of the run was still 12 % above its final value;
+    below :data:`PLATEAU` the run counts as having reached a plateau. NaN for an empty
+    history or a final loss of 0.
+
+    >>> round(loss_drop([4.0, 2.0, 1.2, 1.0]), 6)
+    0.2
+    >>> loss_drop([2.0, 1.0, 1.0, 1.0])  # flat over the last quarter: a plateau
+    0.0
+    """
+    values = [float(v) for v in losses]
+    if not values:
+        return math.nan
+    w = max(1, int(window))
+    q = max(w, (3 * len(values)) // 4)
+    at_q = sum(values[q - w : q]) / w
+    end = sum(values[-w:]) / w
+    return (at_q - end) / end if end > 0 else math.nan
 
 
 def _input_shape(config: TrainConfig) -> tuple[int, ...]:

@@ -39,6 +39,11 @@ def _loss(model, batch: Tensor) -> Tensor:
     return torch.nn.functional.cross_entropy(logits.reshape(-1, 256), batch[:, 1:].reshape(-1))
 
 
+def _entry(config: TinyLMConfig) -> Entry:
+    """The cache entry of ``config``'s model."""
+    return Entry("models", f"tinylm-{config.arch}", config.to_dict(), version=_FORMAT)
+
+
 def trained_lm(config: TinyLMConfig | None = None) -> TrainedLM:
     """The model of ``config``, trained on :func:`~lvf.models.tinylm.stdlib_text` or loaded
     from the one cache (``cache_dir()/models/tinylm-<arch>-<key>.pt``; an unreadable entry is
@@ -47,7 +52,7 @@ def trained_lm(config: TinyLMConfig | None = None) -> TrainedLM:
     config = config if config is not None else TinyLMConfig()
     from lvf.train.hub import load_or_fetch
 
-    entry = Entry("models", f"tinylm-{config.arch}", config.to_dict(), version=_FORMAT)
+    entry = _entry(config)
     content, _ = load_or_fetch(entry)
     if content is not None:
         with torch.random.fork_rng(devices=[]):

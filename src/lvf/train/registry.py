@@ -28,7 +28,7 @@ from typing import Any
 
 from lvf.train.autoencoders import TrainConfig, seeded
 
-__all__ = ["CHAPTERS", "book_configs", "chapter_configs", "chapter_file"]
+__all__ = ["CHAPTERS", "book_configs", "chapter_configs", "chapter_file", "training_status"]
 
 CHAPTERS: tuple[str, ...] = tuple(f"ch{i:02d}" for i in range(1, 13))
 """Chapter names accepted by :func:`chapter_configs` and ``lvf train``."""
@@ -378,3 +378,57 @@ def chapter_configs(chapter: str, scale: str | None = None) -> list:
 def book_configs(scale: str | None = None) -> dict[str, list]:
     """``{chapter: chapter_configs(chapter, scale)}`` for every chapter of :data:`CHAPTERS`."""
     return {ch: chapter_configs(ch, scale) for ch in CHAPTERS}
+
+
+def training_status(scale: str | None = None, chapters: tuple[str, ...] = CHAPTERS):
+    """Has each model the book trains reached a plateau? Read from the cache, never trained.
+
+    For every configuration of :func:`chapter_configs` whose model is in the cache, the
+    plateau measure :func:`lvf.train.loss_drop` of its training loss (per epoch for the
+    autoencoders; for the tiny language models, per step averaged over windows of a
+    twentieth of the run, since single steps are noisy).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (chapter, model): ``chapter``, ``model`` (the cache file's name),
+        ``steps``, ``final_loss``, ``loss_drop``, ``plateau`` (``loss_drop`` below
+        :data:`lvf.train.PLATEAU`). Models missing from the cache are left out.
+    """
+    import pandas as pd
+
+    from lvf.train.autoencoders import PLATEAU, loss_drop, n_steps
+
+    rows = []
+    for chapter in chapters:
+        for config in chapter_configs(chapter, scale):
+            if isinstance(config, TrainConfig):
+                entry = config._entry()
+                content = entry.load()
+                if content is None:
+                    continue
+                losses, window, steps = content["history"]["loss"], 1, n_steps(config)
+            else:  # a tiny language model: one loss per optimizer step
+                from lvf.train.lm import _entry
+
+                entry = _entry(config)
+                content = entry.load()
+                if content is None:
+                    continue
+                losses = content["losses"]
+                window, steps = max(1, len(losses) // 20), len(losses)
+            if not len(losses):  # an untrained reference (0 epochs): nothing to judge
+                continue
+            drop = loss_drop(losses, window)
+            rows.append(
+                {
+                    "chapter": chapter,
+                    "model": entry.path.stem,
+                    "steps": steps,
+                    "final_loss": float(losses[-1]) if len(losses) else math.nan,
+                    "loss_drop": drop,
+                    "plateau": bool(drop < PLATEAU),
+                }
+            )
+    columns = ["chapter", "model", "steps", "final_loss", "loss_drop", "plateau"]
+    return pd.DataFrame(rows, columns=columns)
