@@ -436,8 +436,7 @@ def training(scale: str | None = None):
     out = pd.DataFrame(
         {
             "models": g.size(),
-            "steps": g.steps.min().map("{:,}".format)
-            + g.steps.max().map(lambda v: f" to {v:,}"),
+            "steps": g.steps.min().map("{:,}".format) + g.steps.max().map(lambda v: f" to {v:,}"),
             "loss still falling, median": g.loss_drop.median().map("{:.1%}".format),
             "largest": g.loss_drop.max().map("{:.1%}".format),
             "on a plateau": g.plateau.mean().map("{:.0%}".format),
