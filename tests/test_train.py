@@ -283,3 +283,25 @@ def test_training_status_reads_the_cache_and_never_trains(monkeypatch):
     assert row.final_loss == pytest.approx(run.history["loss"][-1])
     assert row.plateau == (row.loss_drop < lvf.train.PLATEAU)
     assert row.steps == lvf.train.autoencoders.n_steps(SMALL)
+
+
+def test_training_sentence_counts_shared_models_once_and_names_the_learning_chapters():
+    import pandas as pd
+
+    from lvf.book.report import training_sentence
+
+    status = pd.DataFrame(
+        {
+            "chapter": ["ch01", "ch08", "ch09", "ch08"],
+            "model": ["a", "b", "b", "c"],  # b is shared by ch08 and ch09
+            "loss_drop": [0.01, 0.20, 0.20, 0.10],
+            "plateau": [True, False, False, False],
+        }
+    )
+    text = training_sentence(status=status)
+    assert text.startswith("Of the 3 models found in the cache, 1 (33%) have reached a plateau")
+    assert "still learning in ch09 (20%), ch08 (15%);" in text  # largest median first
+    assert "ch01" not in text
+    settled = status.assign(loss_drop=0.01, plateau=True)
+    assert training_sentence(status=settled).endswith("the median model is on a plateau.")
+    assert "nothing can be said" in training_sentence(status=status.iloc[:0])

@@ -445,3 +445,34 @@ def training(scale: str | None = None):
     same = g.steps.min() == g.steps.max()
     out.loc[same, "steps"] = g.steps.min()[same].map("{:,}".format)
     return out
+
+
+def training_sentence(scale: str | None = None, status=None) -> str:
+    """What :func:`training` found, in words: the share of models on a plateau, and the
+    chapters whose training loss still falls most (median over their models).
+
+    ``status`` is a frame of :func:`lvf.train.registry.training_status` (read from the cache
+    when ``None``)."""
+    from lvf.train import PLATEAU
+    from lvf.train.registry import training_status
+
+    df = training_status(scale) if status is None else status
+    if df.empty:
+        return "No trained model was found in the cache, so nothing can be said about convergence."
+    # A model shared by chapters (ch08/ch09, ch10-12) counts once.
+    models = df.drop_duplicates("model")
+    n, on = len(models), int(models.plateau.sum())
+    medians = df.groupby("chapter").loss_drop.median()
+    falling = medians[medians >= PLATEAU].sort_values(ascending=False)
+    text = (
+        f"Of the {n} models found in the cache, {on} ({on / n:.0%}) have reached a plateau "
+        f"(their loss fell by less than {PLATEAU:.0%} over the last quarter of training)."
+    )
+    if falling.empty:
+        return text + " In every chapter the median model is on a plateau."
+    named = ", ".join(f"{ch} ({v:.0%})" for ch, v in falling.items())
+    return (
+        text + f" The median model is still learning in {named}; those chapters' verdicts "
+        "are the ones a longer training could change, and their budget studies, where they "
+        "exist, show whether it does."
+    )
