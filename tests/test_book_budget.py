@@ -231,3 +231,18 @@ def test_budget_with_one_seed_waits(fake_study):
     judged = budget.verdicts("ch08")
     assert set(judged["fig3b-memorize-then-generalize", "grows"]) == {1}
     assert budget.summary("ch08").loc[("fig3d-chamfer-increases", "flat"), "seeds"] == "3/1"
+
+
+def test_a_claim_of_many_parts_is_grouped_by_trend_in_the_report():
+    from lvf.book.budget import _claim_line
+
+    few = [("grows", "toward the paper", "1×/4×"), ("falls", "no clear trend", "1×/4×")]
+    assert _claim_line(few) == "grows: toward the paper (1×/4×); falls: no clear trend (1×/4×)"
+    sets = ["Fashion-MNIST", "CIFAR-10", "Kodak", "noise"]
+    trends = ["toward the paper", "no clear trend", "no clear trend", "away from the paper"]
+    many = [(f"beats KNN, {s}", t, "1×/4×/16×") for s, t in zip(sets, trends, strict=True)]
+    assert _claim_line(many) == (
+        "toward the paper on 1 of 4 parts (beats KNN, Fashion-MNIST); "
+        "no clear trend on 2 of 4 parts; "
+        "away from the paper on 1 of 4 parts (beats KNN, noise) (1×/4×/16×)"
+    )

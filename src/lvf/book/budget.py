@@ -627,16 +627,33 @@ def trend(chapter: str, scale: str = "book") -> dict[tuple[str, str], dict[str, 
 def claim_trends(scale: str = "book") -> dict[str, str]:
     """One line per claim over every study with cells: ``"part: trend; part: trend"``, for
     the reproduction report's column "trend with budget"."""
-    out: dict[str, list[str]] = {}
-    for chapter, study in STUDIES.items():
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for chapter in STUDIES:
         if table(chapter, scale).empty:
             continue
         budgets = sorted(set(table(chapter, scale).multiplier.astype(int)))
         span = "/".join(f"{m}×" for m in budgets)
         for (claim, label), t in trend(chapter, scale).items():
-            out.setdefault(claim, []).append(f"{label}: {t['trend']} ({span})")
-        del study
-    return {claim: "; ".join(parts) for claim, parts in out.items()}
+            out.setdefault(claim, []).append((label, t["trend"], span))
+    return {claim: _claim_line(parts) for claim, parts in out.items()}
+
+
+def _claim_line(parts: list[tuple[str, str, str]], most: int = 3) -> str:
+    """``(part, trend, budgets)`` triples as one line: each part with its trend, or, for a
+    claim of more than ``most`` parts (ch09: one per OOD set), the parts grouped by trend,
+    the largest group counted rather than listed."""
+    if len(parts) <= most:
+        return "; ".join(f"{label}: {t} ({span})" for label, t, span in parts)
+    groups: dict[str, list[str]] = {}
+    for label, t, _ in parts:
+        groups.setdefault(t, []).append(label)
+    spans = sorted({span for *_, span in parts})
+    largest = max(groups, key=lambda t: len(groups[t]))
+    text = []
+    for t, labels in groups.items():
+        named = "" if t == largest else f" ({'; '.join(labels)})"
+        text.append(f"{t} on {len(labels)} of {len(parts)} parts{named}")
+    return "; ".join(text) + f" ({', '.join(spans)})"
 
 
 def figure(chapter: str, scale: str = "book", *, columns: int = 3):
