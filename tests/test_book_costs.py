@@ -101,6 +101,9 @@ def test_the_benchmark_drives_a_full_size_model_end_to_end(tmp_path, monkeypatch
         "Mahalanobis",
         "reconstruction",
     }
-    assert m["dtype"]["float32"]["steps"] == [2, 2]
+    # The benchmark halves its dtype check on a slow CPU (> 1 s per f: one start, half the
+    # steps); which branch ran depends on the machine and its load, the result must follow it.
+    slow = m["cpu_seconds_per_eval"] > 1.0
+    assert m["dtype"]["float32"]["steps"] == ([1] if slow else [2, 2])
     p = costs.project(m)
     assert p["evaluations"] == 12_000 * 500
