@@ -416,20 +416,21 @@ def figure(rows: list[dict[str, Any]]):
     return fig
 
 
-def training(scale: str | None = None):
+def training(scale: str | None = None, status=None):
     """Has each chapter's training reached a plateau? A pandas DataFrame, one row per chapter.
 
     Read from the cache (:func:`lvf.train.registry.training_status`; nothing is trained):
     the number of models the chapter trains that are cached, their optimizer steps (fewest and
     most), the plateau measure over them (:func:`lvf.train.loss_drop`, the relative fall of the
     training loss over the last quarter of the run: median and largest) and the share of
-    models on a plateau (below :data:`lvf.train.PLATEAU`).
+    models on a plateau (below :data:`lvf.train.PLATEAU`). ``status``: a frame of
+    :func:`~lvf.train.registry.training_status` already read (read here when ``None``).
     """
     import pandas as pd
 
     from lvf.train.registry import training_status
 
-    df = training_status(scale)
+    df = training_status(scale) if status is None else status
     if df.empty:
         return pd.DataFrame()
     g = df.groupby("chapter")
