@@ -59,6 +59,8 @@ def _fake_measure(ns, multiplier, seed, device):
         "flat": noise,
         "loss_drop_last_quarter": 0.1 / multiplier,
         "final_loss": 0.01,
+        "norm@a": float(k + seed),  # a per-setting diagnostic, as ch05's prod_W@<weight decay>
+        "norm@b": -float(k),
     }
 
 
@@ -114,6 +116,19 @@ def test_run_writes_cells_and_skips_existing(fake_study, tmp_path, monkeypatch):
     assert line == "grows: toward the paper (1×/4×/16×); falls: toward the paper (1×/4×/16×)"
     fig = budget.figure("ch08")
     assert len([a for a in fig.axes if a.get_visible()]) == 3
+
+
+def test_by_setting_averages_each_settings_values_over_the_seeds(fake_study):
+    empty = budget.by_setting("ch08", ["norm"])
+    assert empty.empty and list(empty.columns) == ["norm"]
+    budget.run("ch08", scale="book", seeds=(0, 1, 2), device="cpu")
+    df = budget.by_setting("ch08", ["norm", "final_loss"])  # final_loss has no settings
+    assert list(df.index.names) == ["multiplier", "setting"]
+    assert list(df.index) == [(m, s) for m in (1, 4, 16) for s in ("a", "b")]
+    # k = log2(multiplier); seeds 0, 1, 2 average to 1
+    assert df.loc[(16, "a"), "norm"] == pytest.approx(4 + 1)
+    assert df.loc[(4, "b"), "norm"] == pytest.approx(-2)
+    assert df.final_loss.isna().all()
 
 
 def test_report_rows_carry_the_trend(fake_study, tmp_path, monkeypatch):
@@ -209,6 +224,52 @@ def test_ch09_cell_shares_the_ch08_model_and_reads_the_chapters_gaps(tmp_path, m
     assert len(budget.STUDIES["ch09"].parts) == 3 * len(ood.MNIST_OOD_SETS)
     for p in budget.STUDIES["ch09"].parts:
         assert p.column in cell.index
+
+
+def test_ch05_cell_is_the_chapters_protocol_at_1x(tmp_path, monkeypatch):
+    """ch05's 1× cell trains exactly the chapter's four models of the seed (the registry's
+    list), and its effects are the chapter's three parts: Spearman of the weight decay with
+    the last epoch's bound and Jacobian norm, and the useful contraction (0 or 1). At 2× the
+    models see twice the images at the same epochs, so the saved epochs stay valid."""
+    import torch.nn.functional as F
+
+    import lvf.data
+    from lvf.book.verdicts import trend_effect
+    from lvf.protocols import weight_decay
+    from lvf.train import trained, training_data
+    from lvf.train.registry import _weight_decay_config, chapter_configs, chapter_settings
+
+    monkeypatch.setenv("LVF_BUDGET", str(tmp_path / "budget"))
+    monkeypatch.setenv("LVF_CACHE", str(tmp_path / "cache"))
+    budget.run("ch05", scale="tiny", multipliers=(1, 2), seeds=(0,), device="cpu")
+    df = budget.table("ch05", "tiny")
+    ns = chapter_settings("ch05", "tiny")
+    S = ns["S"]
+    assert list(df.n_train) == [S["n_train"], 2 * S["n_train"]]
+    assert list(df.epochs) == [S["epochs"], S["epochs"]]
+    ours = [c for c in chapter_configs("ch05", "tiny") if c.seed == 0]
+    assert len(ours) == len(S["wds"])
+    runs = [trained(c, device="cpu") for c in ours]
+    assert all(r.from_cache for r in runs)  # the 1x cell trained the chapter's own models
+    x_probe = {0: training_data(ours[0])[: S["n_probe"]]}
+    x_test = lvf.data.load("mnist", "test", S["n_probe"], seed=0)[0]
+    table = weight_decay.sweep(
+        [(0, c.weight_decay, r) for c, r in zip(ours, runs, strict=True)],
+        x_probe, x_test, epochs=S["save"],
+    )  # fmt: skip
+    last = table[table.epoch == table.epoch.max()]
+    cell = df[df.multiplier == 1].iloc[0]
+    assert cell.bound_trend == pytest.approx(trend_effect(last.weight_decay, last.prod_W))
+    assert cell.jacobian_trend == pytest.approx(trend_effect(last.weight_decay, last.jac_max))
+    # the chapter's yardstick: the mean of its unseeded wd = 0 model's training images
+    mean_image = training_data(_weight_decay_config(S, ns["K"], 0.0)).mean(0)
+    mse = float(F.mse_loss(mean_image.expand_as(x_test), x_test))
+    assert cell.mean_image_mse == pytest.approx(mse, rel=1e-5)
+    useful = weight_decay.useful_contraction(table, mse).iloc[0]
+    assert cell.useful == useful and useful in (0.0, 1.0)
+    assert [p.column for p in budget.STUDIES["ch05"].parts] == [
+        "bound_trend", "jacobian_trend", "useful"
+    ]  # fmt: skip
 
 
 def test_reference_keeps_the_studys_budgets_when_the_book_moves():

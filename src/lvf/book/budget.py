@@ -41,6 +41,7 @@ __all__ = [
     "STUDIES",
     "Part",
     "Study",
+    "by_setting",
     "figure",
     "results_dir",
     "run",
@@ -348,6 +349,67 @@ def _ch07(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
     return _sweep_cell(settings, seed, S, device, trends)
 
 
+# ---- ch05: weight decay and the layer-wise bound (App. C) ----------------------------------
+
+_CH05 = {  # effect column: (the part's name in ch05's verdict, the paper's direction, smallest)
+    "bound_trend": ("bound falls", -1, 0.5),
+    "jacobian_trend": ("Jacobian falls", -1, 0.5),
+    "useful": ("useful and < 1", +1, 0.5),
+}  # fmt: skip
+
+
+def _ch05(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]:
+    """Chapter 5's protocol on one seed at the budget: its four weight decays trained with
+    ``multiplier`` times the steps, measured at every saved epoch
+    (:func:`lvf.protocols.weight_decay.sweep`); the effects are the chapter's three parts of
+    App. C's "weight decay contracts" at the last epoch."""
+    S = ns["S"]
+    import torch.nn.functional as F
+
+    import lvf.data
+    from lvf.book.verdicts import trend_effect
+    from lvf.protocols import weight_decay
+    from lvf.train import seeded, trained, training_data
+    from lvf.train.registry import _weight_decay_config
+
+    configs = {
+        wd: scaled(seeded(_weight_decay_config(S, ns["K"], wd), seed), multiplier)
+        for wd in S["wds"]
+    }
+    runs = {wd: trained(c, device=device) for wd, c in configs.items()}
+    first = configs[S["wds"][0]]
+    x_probe = {seed: training_data(first)[: S["n_probe"]]}  # the seed's own training images
+    x_test = lvf.data.load("mnist", "test", S["n_probe"], seed=0)[0].to(device)
+    # the chapter's yardstick at every budget: the mean of its own (1x, seed 0) training images
+    mean_image = training_data(_weight_decay_config(S, ns["K"], 0.0)).mean(0).to(device)
+    mean_image_mse = float(F.mse_loss(mean_image.expand_as(x_test), x_test))
+    table = weight_decay.sweep(
+        [(seed, wd, run) for wd, run in runs.items()], x_probe, x_test, epochs=S["save"]
+    )
+    last = table[table.epoch == table.epoch.max()]
+    out = {
+        "bound_trend": trend_effect(last.weight_decay, last.prod_W),
+        "jacobian_trend": trend_effect(last.weight_decay, last.jac_max),
+        "useful": float(weight_decay.useful_contraction(table, mean_image_mse).iloc[0]),
+    }
+    for r in last.itertuples():
+        out |= {
+            f"prod_W@{r.weight_decay:g}": float(r.prod_W),
+            f"jac_max@{r.weight_decay:g}": float(r.jac_max),
+            f"test_mse@{r.weight_decay:g}": float(r.test_mse),
+            f"attractors@{r.weight_decay:g}": int(r.attractors),
+            f"converged@{r.weight_decay:g}": float(r.converged),
+        }
+    drops = [_loss_diagnostics(run)["loss_drop_last_quarter"] for run in runs.values()]
+    return out | {
+        "n_train": first.n_train,
+        "epochs": first.epochs,
+        "steps": _steps(first),
+        "mean_image_mse": mean_image_mse,
+        "loss_drop_last_quarter": float(max(drops)),
+    }
+
+
 _RHO = 0.5  # the smallest Spearman correlation that counts (the chapters' choice)
 
 STUDIES: dict[str, Study] = {
@@ -388,6 +450,16 @@ STUDIES: dict[str, Study] = {
         ),
         measure=_ch09,
         reference={"n_train": 2000},
+    ),
+    "ch05": Study(
+        chapter="ch05",
+        budget="more training images at the same 16 epochs: 2,000 (1×, the book's budget), "
+        "8,000 (4×) and 32,000 (16×) of MNIST's 60,000, for each of the four weight decays",
+        parts=tuple(
+            Part("appC-weight-decay-contracts", col, label, d, smallest)
+            for col, (label, d, smallest) in _CH05.items()
+        ),
+        measure=_ch05,
     ),
     "ch06": Study(
         chapter="ch06",
@@ -545,6 +617,34 @@ def table(chapter: str, scale: str = "book"):
     if not rows:
         return pd.DataFrame(columns=["multiplier", "seed", "seconds"])
     return pd.DataFrame(rows).sort_values(["multiplier", "seed"]).reset_index(drop=True)
+
+
+def by_setting(chapter: str, measures: Sequence[str], scale: str = "book"):
+    """A study's diagnostics per setting, averaged over the seeds: the cells' values named
+    ``measure@setting`` (``prod_W@0.001`` in ch05, one per weight decay; ``converged_min@mnist``
+    in ch06, one per dataset) in long form.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by (``multiplier``, ``setting``), one column per name in ``measures`` (the
+        mean over the seeds computed at that budget); no rows when nothing was computed.
+    """
+    import pandas as pd
+
+    rows = [
+        {"multiplier": int(m), "setting": col.split("@", 1)[1], "measure": name,
+         "value": float(g[col].mean())}
+        for m, g in table(chapter, scale).groupby("multiplier")
+        for name in measures
+        for col in g.columns
+        if col.startswith(f"{name}@")
+    ]  # fmt: skip
+    if not rows:
+        index = pd.MultiIndex.from_tuples([], names=["multiplier", "setting"])
+        return pd.DataFrame(columns=list(measures), index=index)
+    long = pd.DataFrame(rows).set_index(["multiplier", "setting", "measure"]).value
+    return long.unstack("measure").reindex(columns=list(measures))
 
 
 def verdicts(chapter: str, scale: str = "book") -> dict[tuple[str, str], dict[int, Any]]:

@@ -208,22 +208,23 @@ def _ch04(ns: dict[str, Any]) -> list:
     return out + [shallow(True, s) for s in seeds_] + [shallow(False, seeds_[0])]
 
 
+def _weight_decay_config(S: dict, k: int, weight_decay: float) -> TrainConfig:
+    """ch05: the narrow Table-4 conv AE on MNIST at one weight decay, checkpoints saved."""
+    return TrainConfig(
+        model="conv",
+        dataset="mnist",
+        epochs=S["epochs"],
+        n_train=S["n_train"],
+        model_kwargs=dict(k=k, width=S["width"]),
+        batch_size=S["batch_size"],
+        weight_decay=weight_decay,
+        save_epochs=S["save"],
+    )
+
+
 def _ch05(ns: dict[str, Any]) -> list:
     S = ns["S"]
-
-    def config(weight_decay):
-        return TrainConfig(
-            model="conv",
-            dataset="mnist",
-            epochs=S["epochs"],
-            n_train=S["n_train"],
-            model_kwargs=dict(k=ns["K"], width=S["width"]),
-            batch_size=S["batch_size"],
-            weight_decay=weight_decay,
-            save_epochs=S["save"],
-        )
-
-    return [seeded(config(wd), s) for s in ns["SEEDS"] for wd in S["wds"]]
+    return [seeded(_weight_decay_config(S, ns["K"], wd), s) for s in ns["SEEDS"] for wd in S["wds"]]
 
 
 def _memorization_config(S: dict, tt: Any, k: int) -> TrainConfig:
