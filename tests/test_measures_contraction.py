@@ -94,6 +94,23 @@ def test_operator_norm_of_convolutions_matches_the_dense_matrix(layer, in_shape)
     assert operator_norm(layer, in_shape, dense_max=0) == pytest.approx(exact, rel=1e-8)
 
 
+@pytest.mark.parametrize("tiny", [1e-31, 1e-150])
+def test_operator_norm_of_tiny_weights_scales_with_them(tiny):
+    """Weight decay shrinks weights to 1e-31 and below (chapter 5): the eigenvalues of AᵀA
+    (1e-62) then fall where ARPACK's convergence test fails or stops early. The norm is
+    homogeneous, so a layer scaled by ``tiny`` has ``tiny`` times the norm; zero weights have
+    norm zero."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(16, 32, 3, stride=2, padding=1).double()  # float32 would round `tiny`
+    reference = operator_norm(conv, (16, 16, 16))
+    with torch.no_grad():
+        conv.weight.mul_(tiny)
+    assert operator_norm(conv, (16, 16, 16)) / tiny == pytest.approx(reference, rel=1e-8)
+    with torch.no_grad():
+        conv.weight.zero_()
+    assert operator_norm(conv, (16, 16, 16)) == 0.0
+
+
 @pytest.mark.parametrize(
     "module, expected",
     [
