@@ -111,6 +111,25 @@ def test_operator_norm_of_tiny_weights_scales_with_them(tiny):
     assert operator_norm(conv, (16, 16, 16)) == 0.0
 
 
+def test_operator_norm_falls_back_to_the_matrix_when_lanczos_fails(monkeypatch):
+    """ARPACK did not converge on a one-channel convolution trained with a strong weight decay
+    (clustered top eigenvalues); the norm then comes from the dense matrix, when it fits."""
+    import scipy.sparse.linalg
+    from scipy.sparse.linalg import ArpackNoConvergence
+
+    def fails(*args, **kwargs):
+        raise ArpackNoConvergence("no convergence", [], [])
+
+    torch.manual_seed(0)
+    conv = nn.Conv2d(1, 16, 3, stride=2, padding=1)
+    exact = _dense_norm(conv, (1, 32, 32))
+    monkeypatch.setattr(scipy.sparse.linalg, "eigsh", fails)
+    assert operator_norm(conv, (1, 32, 32)) == pytest.approx(exact, rel=1e-8)
+    big = nn.Conv2d(64, 64, 3, padding=1)  # 16,384 inputs x 16,384 outputs: too large to form
+    with pytest.raises(RuntimeError, match="larger tol"):
+        operator_norm(big, (64, 16, 16))
+
+
 @pytest.mark.parametrize(
     "module, expected",
     [

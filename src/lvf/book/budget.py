@@ -407,6 +407,8 @@ def _ch05(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
         "steps": _steps(first),
         "mean_image_mse": mean_image_mse,
         "loss_drop_last_quarter": float(max(drops)),
+        # as recorded when each model was trained, so a recomputed cell (--force) keeps it
+        "train_seconds": float(sum(run.history["train_seconds"][0] for run in runs.values())),
     }
 
 

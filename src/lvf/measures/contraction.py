@@ -223,7 +223,7 @@ def operator_norm(
         ``‖A‖₂``.
     """
     import numpy as np
-    from scipy.sparse.linalg import LinearOperator, eigsh
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
     if not isinstance(layer, _AFFINE):
         raise TypeError(f"operator_norm needs a Linear or (transposed) convolution, got {layer}")
@@ -236,14 +236,14 @@ def operator_norm(
     in_shape = tuple(int(s) for s in in_shape)
     n = math.prod(in_shape)
 
-    def A(x: Tensor) -> Tensor:
-        return functional_call(layer, params, (x,))
-
-    if n <= dense_max:
+    def dense(params: dict) -> float:  # ‖A‖₂ from the matrix, built column by column
         eye = torch.eye(n, dtype=torch.float64, device=weight.device).reshape(n, *in_shape)
         with torch.no_grad():
-            cols = A(eye).reshape(n, -1)  # row i = A e_i, so this is Aᵀ
+            cols = functional_call(layer, params, (eye,)).reshape(n, -1)  # row i = A e_i: Aᵀ
         return float(torch.linalg.matrix_norm(cols, ord=2))
+
+    if n <= dense_max:
+        return dense(params)
 
     def largest(params: dict) -> float:  # ‖A‖₂ by Lanczos on AᵀA
         def apply(x: Tensor) -> Tensor:
@@ -270,7 +270,21 @@ def operator_norm(
     scale = float(weight.abs().max())
     if scale == 0.0:
         return 0.0
-    return scale * largest(params | {"weight": weight / scale})
+    unit = params | {"weight": weight / scale}
+    try:
+        return scale * largest(unit)
+    except ArpackNoConvergence as err:
+        # Top eigenvalues too close to separate to ``tol`` (seen on a one-channel convolution
+        # after a strong weight decay): fall back to the matrix when it fits in ~256 MiB.
+        with torch.no_grad():
+            zero = torch.zeros(1, *in_shape, dtype=torch.float64, device=weight.device)
+            out = functional_call(layer, unit, (zero,))
+        if n * out.numel() > 2**25:
+            raise RuntimeError(
+                f"operator_norm: Lanczos did not converge to tol={tol:g} on {layer} with inputs "
+                f"{in_shape}, and its matrix is too large to form; pass a larger tol."
+            ) from err
+        return scale * dense(unit)
 
 
 def _flatten(layers: Iterable[nn.Module]) -> list[nn.Module]:
