@@ -205,7 +205,10 @@ def operator_norm(
     of ``AᵀA`` is found by the Lanczos method (``scipy.sparse.linalg.eigsh``, ARPACK), with
     ``A`` applied by the layer and ``Aᵀ`` by its exact adjoint (``torch.func.vjp``). Both are
     exact up to floating point (``tol`` is ARPACK's relative tolerance on the eigenvalue). The
-    computation runs in float64, on the layer's device.
+    weight is first divided by its largest entry and the norm scaled back (exact, since the
+    norm is homogeneous; it keeps ARPACK accurate on weights shrunk to ~1e-31 by weight
+    decay), and when Lanczos does not converge the matrix is formed instead if it has at most
+    2²⁵ entries. The computation runs in float64, on the layer's device.
 
     Parameters
     ----------
