@@ -307,3 +307,42 @@ def test_a_claim_of_many_parts_is_grouped_by_trend_in_the_report():
         "no clear trend on 2 of 4 parts; "
         "away from the paper on 1 of 4 parts (beats KNN, noise) (1×/4×/16×)"
     )
+
+
+def test_ch02_cell_is_the_chapters_protocol_at_1x(tmp_path, monkeypatch):
+    """ch02's 1× cell is the chapter's seed-0 model (the registry's config, read from the
+    cache) measured as the chapter measures it: the images the chapter encodes (its draw of
+    MNIST), its uniform starts over the model's own window, Fig. 11's steps. At 2× the model
+    sees twice the images at the same epochs, and its learning rate is never halved (the
+    chapter's schedule below 50 epochs)."""
+    import torch
+
+    import lvf.data
+    from lvf.protocols import plane
+    from lvf.train import trained
+    from lvf.train.registry import chapter_configs, chapter_settings
+
+    monkeypatch.setenv("LVF_BUDGET", str(tmp_path / "budget"))
+    monkeypatch.setenv("LVF_CACHE", str(tmp_path / "cache"))
+    budget.run("ch02", scale="tiny", multipliers=(1, 2), seeds=(0,), device="cpu")
+    df = budget.table("ch02", "tiny")
+    S = chapter_settings("ch02", "tiny")["S"]
+    assert list(df.n_train) == [S["n_train"], 2 * S["n_train"]]
+    assert list(df.epochs) == [S["epochs"], S["epochs"]]
+    assert budget._ch02_config(S, 0, 2).lr_step == S["epochs"]
+    ours = next(c for c in chapter_configs("ch02", "tiny") if c.seed == 0 and c.batch_size == 32)
+    run = trained(ours, device="cpu")
+    assert run.from_cache  # the 1x cell trained the chapter's own model
+    x, _ = lvf.data.load_mnist("train", S["n_train"], seed=0)  # the chapter's draw
+    model = run.model.eval()
+    with torch.no_grad():
+        codes = model.encode(x[plane.shown(len(x), S["n_show"])])
+    s = plane.survey(model, codes, plane.unit_starts(S["starts"]), starts=S["starts"])
+    density = plane.attractor_density(codes, s.attractors, starts=s.z_uniform)
+    want = plane.mnist_effects(s, density, plane.convergence_steps(s))
+    cell = df[df.multiplier == 1].iloc[0]
+    for col, value in want.items():
+        assert cell[col] == pytest.approx(value, nan_ok=True), col
+    assert [p.column for p in budget.STUDIES["ch02"].parts] == [
+        "density", "pearson", "spearman", "pearson gain", "spearman gain"
+    ]  # fmt: skip

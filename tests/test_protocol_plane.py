@@ -117,3 +117,52 @@ def test_correlations_per_group_and_pooled():
     assert table.loc["pooled", "n"] == 20
     with_nan = plane.correlations(np.array([1.0, np.nan, 3.0, 4.0]), np.arange(4.0), np.zeros(4))
     assert with_nan.loc["pooled", "n"] == 3
+
+
+def test_window_and_unit_starts():
+    codes = torch.tensor([[1.0, -9.5], [2.0, 3.0]])
+    assert plane.window(codes, quantile=1.0) == 12.0  # 9.5 rounded up to a multiple of 4
+    assert plane.window(torch.zeros(3, 2)) == 8.0  # never smaller than the paper's square
+    unit = plane.unit_starts(500)
+    assert unit.shape == (500, 2) and unit.abs().max() <= 1 and unit.min() < -0.9
+    assert torch.equal(unit, plane.unit_starts(500))  # the same draw for every model
+    pick = plane.shown(100, 30)
+    assert len(pick) == 30 and len(set(pick.tolist())) == 30 and pick.max() < 100
+    assert torch.equal(plane.shown(100, 500), torch.randperm(
+        100, generator=torch.Generator().manual_seed(0)))  # fmt: skip
+
+
+def test_survey_of_the_halving_autoencoder(data):
+    """Two attractors at the prototypes with J_f = I / 2, each owning its half of the window;
+    from the training codes the error halves every step, so the measured steps to come within
+    ε exceed the linear-rate estimate log2(e0 / ε) by less than one, and starting the count in
+    the ball changes nothing: no gain."""
+    s = plane.survey(HalvingAE(), data, plane.unit_starts(300), starts=200)
+    assert s.lim == 8.0 and s.z_uniform.abs().max() <= 8.0
+    assert s.converged_u == 1.0 and s.converged_d == 1.0
+    order = torch.argsort(s.centers[:, 0])
+    torch.testing.assert_close(s.centers[order], PROTOTYPES, atol=1e-6, rtol=0)
+    torch.testing.assert_close(s.radius, torch.full((2,), 0.5), atol=1e-6, rtol=0)
+    torch.testing.assert_close(s.sigma, torch.full((2,), 0.5), atol=1e-6, rtol=0)
+    assert s.stable.all() and s.major.all() and s.n_cos == 2
+    right = (s.z_uniform[:, 0] > 0).float().mean()
+    assert float(s.share_u[order[1]]) == pytest.approx(float(right))
+    assert float(s.share_u.sum()) == 1.0 and float(s.share_d.sum()) == 1.0
+    assert len(s.attractors) == 2
+
+    steps = plane.convergence_steps(s, eps=1e-3, r_lin=0.5)
+    assert len(steps["measured"]) == 200
+    gap = steps["measured"] - steps["norm"]
+    assert bool(((gap > 0) & (gap <= 1 + 1e-9)).all())
+    torch.testing.assert_close(steps["sigma"], torch.full((200,), 0.5, dtype=steps["sigma"].dtype))
+
+    density = plane.attractor_density(data, s.attractors, starts=s.z_uniform)
+    eff = plane.mnist_effects(s, density, steps)
+    assert eff["several"] == 1 and eff["stable"] == 1.0 and eff["converged"] == 1.0
+    assert eff["density"] > 0.4  # the prototypes are the densest points of their blobs
+    # the steps are whole numbers, the estimates are not: correlations just below 1 ...
+    assert eff["pearson"] > 0.9 and eff["spearman"] > 0.9
+    # ... and the same from the ball (exact there too), so no gain beyond that rounding
+    gap_in = steps["measured"] - steps["transit"] - steps["linear"]
+    assert bool(((gap_in > 0) & (gap_in <= 1 + 1e-9)).all())
+    assert abs(eff["pearson gain"]) < 0.1 and abs(eff["spearman gain"]) < 0.15

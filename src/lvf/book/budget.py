@@ -197,6 +197,56 @@ def _steps(config) -> int:
     return config.epochs * math.ceil(n / config.batch_size)
 
 
+# ---- ch02: the paper's k = 2 autoencoders of MNIST (Fig. 1, Def. 2, Fig. 11) --------------
+
+_CH02 = {  # effect column: (record id, the part's name in ch02's verdict, the smallest effect)
+    "density": ("fig1-attractors-at-density", "attractors at high density", 0.25),
+    "pearson": ("fig11-convergence-estimate", "Pearson r", 0.5),
+    "spearman": ("fig11-convergence-estimate", "Spearman ρ", 0.5),
+    "pearson gain": ("fig11-higher-order-far-away", "Pearson r gain", 0.1),
+    "spearman gain": ("fig11-higher-order-far-away", "Spearman ρ gain", 0.1),
+}  # fmt: skip
+
+
+def _ch02_config(S: dict, seed: int, multiplier: int):
+    """Chapter 2's model of ``seed`` at ``multiplier`` times its steps, with the chapter's
+    learning-rate schedule for the epochs it then has (halved every ``epochs`` epochs, i.e.
+    never, below 50 epochs; else three times)."""
+    from lvf.train import seeded
+    from lvf.train.registry import _mnist_2d_config
+
+    config = scaled(seeded(_mnist_2d_config(S), seed), multiplier)
+    e = config.epochs
+    return replace(config, lr_step=e if e < 50 else e // 3)
+
+
+def _ch02(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]:
+    """Chapter 2's protocol on one seed at the budget (:mod:`lvf.protocols.plane`: the
+    model's own window, uniform and training starts, Newton-polished fixed points, the KDE of
+    its codes, Fig. 11's steps); the effects of its Fig. 1 and Fig. 11 claims."""
+    S = ns["S"]
+    import torch
+
+    from lvf.protocols import plane
+    from lvf.train import trained, training_data
+
+    config = _ch02_config(S, seed, multiplier)
+    run = trained(config, device=device)
+    model = run.model.eval()
+    x = training_data(config)
+    x = x[plane.shown(len(x), S["n_show"])].to(device)
+    with torch.no_grad():
+        codes = torch.cat([model.encode(b) for b in x.split(1024)])
+    s = plane.survey(model, codes, plane.unit_starts(S["starts"]), starts=S["starts"])
+    density = plane.attractor_density(codes, s.attractors, starts=s.z_uniform)
+    out = plane.mnist_effects(s, density, plane.convergence_steps(s))
+    out |= {"window": s.lim, "fixed_points": len(s.centers), "converged_d": s.converged_d}
+    out |= {"n_train": config.n_train, "epochs": config.epochs, "steps": _steps(config)}
+    # as recorded when the model was trained, so a recomputed cell (--force) keeps it
+    out["train_seconds"] = float(run.history["train_seconds"][0])
+    return out | _loss_diagnostics(run)
+
+
 # ---- ch08: training dynamics (Sec. 3.4, Fig. 3 and Fig. 13 right) --------------------------
 
 
@@ -452,6 +502,15 @@ STUDIES: dict[str, Study] = {
         ),
         measure=_ch09,
         reference={"n_train": 2000},
+    ),
+    "ch02": Study(
+        chapter="ch02",
+        budget="more MNIST training images at the same 8 epochs: 10,000 (1×, the book), "
+        "40,000 (4×), then all 60,000 for 21 epochs (16×)",
+        parts=tuple(
+            Part(cid, col, label, +1, smallest) for col, (cid, label, smallest) in _CH02.items()
+        ),
+        measure=_ch02,
     ),
     "ch05": Study(
         chapter="ch05",

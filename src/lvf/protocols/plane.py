@@ -16,7 +16,11 @@ where it is estimated from the encoded training images.
 * :func:`density_percentile` and :func:`attractor_density` — where attractors sit in the
   density of the (encoded) data: the effect of the claim "attractors at high density";
 * :func:`stable_balance` — how many converged starts end at a stable fixed point;
-* :func:`correlations` — per-seed Pearson and Spearman correlations (Fig. 11).
+* :func:`correlations` — per-seed Pearson and Spearman correlations (Fig. 11);
+* :func:`survey`, :func:`convergence_steps` and :func:`mnist_effects` — chapter 2's protocol
+  on one model: fixed points from uniform starts over its :func:`window` and from its
+  training codes, Fig. 11's steps, and the effects its verdicts are read from (one seed at a
+  time, so the budget study of :mod:`lvf.book.budget` measures exactly what the chapter does).
 
 Every effect is signed so that a positive value goes the paper's way
 (:func:`lvf.book.verdicts.judge`).
@@ -40,13 +44,20 @@ from lvf.measures.density import GaussianKDE, nearest_distance, select_bandwidth
 __all__ = [
     "AttractorDensity",
     "PlaneSummary",
+    "Survey",
     "attractor_density",
+    "convergence_steps",
     "correlations",
     "density_percentile",
     "jacobian_norm",
+    "mnist_effects",
+    "shown",
     "stable_balance",
     "summarize",
+    "survey",
     "toy_effects",
+    "unit_starts",
+    "window",
 ]
 
 
@@ -416,3 +427,219 @@ def correlations(estimate, measured, groups):
     rows = {g: one(grp == g) for g in dict.fromkeys(grp.tolist())}
     rows["pooled"] = one(np.ones(len(est), bool))
     return pd.DataFrame(rows).T.astype({"n": int})
+
+
+# ---- chapter 2: the paper's k = 2 autoencoders of MNIST (Fig. 1, Def. 2, Fig. 11) ----------
+
+
+def window(codes: Tensor, *, smallest: float = 8.0, quantile: float = 0.995) -> float:
+    """Half-width ``L`` of the square window ``[-L, L]²`` that holds a model's codes.
+
+    ``L`` is the ``quantile`` of ``max_i |z_i|`` over the codes ``(N, k)``, rounded up to a
+    multiple of 4, and at least ``smallest`` (the paper draws ``[-8, 8]²``).
+
+    >>> window(torch.tensor([[1.0, -9.5], [2.0, 3.0]]), quantile=1.0)
+    12.0
+    >>> window(torch.zeros(5, 2))
+    8.0
+    """
+    reach = float(codes.detach().abs().amax(dim=1).quantile(quantile))
+    return max(smallest, 4.0 * math.ceil(reach / 4))
+
+
+def unit_starts(n: int, k: int = 2, *, seed: int = 1) -> Tensor:
+    """``(n, k)`` starts uniform on ``[-1, 1]^k``, the same for every model; multiply by a
+    model's :func:`window` to spread them over its window."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(n, k, generator=gen) * 2 - 1
+
+
+def shown(n: int, n_show: int) -> Tensor:
+    """``(min(n, n_show),)`` indices of the training images chapter 2 encodes (for its
+    figures, densities and starts): the first ``n_show`` of a permutation seeded with 0."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(0))[:n_show]
+
+
+@dataclass
+class Survey:
+    """Fixed points of one ``k = 2`` model from uniform and from training starts (chapter 2).
+
+    ``M`` fixed points; ``U`` uniform starts, ``D`` training starts; tensors on the device of
+    the model except where said.
+
+    Attributes
+    ----------
+    lim
+        The window's half-width (:func:`window`), ``z_uniform`` ``(U, 2)`` the uniform starts.
+    uniform, data
+        The iterations (:func:`lvf.iterate`) from the uniform starts (the paper's rule) and from
+        the training codes (``tol=1e-10``, whole trajectories kept, for Fig. 11).
+    centers
+        ``(M, 2)`` fixed points: converged end points grouped within 0.1, one per group
+        polished by Newton's method, then merged within 0.01.
+    labels_u, labels_d
+        ``(U,)``, ``(D,)`` the fixed point each start ends at, ``-1`` if it did not converge.
+    radius, sigma, stable
+        ``(M,)`` spectral radius and spectral norm of ``J_f`` there; ``radius < 1`` (Def. 2).
+    n_cos
+        Fixed points the paper's grouping rule (cosine similarity > 0.99) would count.
+    share_u, share_d
+        ``(M,)`` on the CPU: share of uniform and of training starts that end there.
+    major
+        ``(M,)`` on the CPU: stable with a basin of at least 1 % of the window: the attractors.
+    converged_u, converged_d
+        Share of uniform and of training starts that converged.
+    """
+
+    lim: float
+    z_uniform: Tensor
+    uniform: object
+    data: object
+    centers: Tensor
+    labels_u: Tensor
+    labels_d: Tensor
+    radius: Tensor
+    sigma: Tensor
+    stable: Tensor
+    n_cos: int
+    share_u: Tensor
+    share_d: Tensor
+    major: Tensor
+    converged_u: float
+    converged_d: float
+
+    @property
+    def attractors(self) -> Tensor:
+        """``(A, 2)`` the attractors (:attr:`major`)."""
+        return self.centers[self.major.to(self.centers.device)]
+
+
+def survey(model, codes: Tensor, unit: Tensor, *, starts: int, min_share: float = 0.01) -> Survey:
+    """Iterate ``f = E ∘ D`` from uniform starts over the model's window and from its training
+    codes, and find, polish and check the fixed points they reach (chapter 2).
+
+    Parameters
+    ----------
+    model
+        An autoencoder with ``latent_map()``, latent size 2.
+    codes
+        ``(N, 2)`` the encoded training images; the first ``starts`` are the training starts,
+        all of them set the window (:func:`window`).
+    unit
+        ``(U, 2)`` starts on ``[-1, 1]²`` (:func:`unit_starts`), scaled to the window.
+    starts
+        Number of training starts.
+
+    Returns
+    -------
+    Survey
+    """
+    from lvf.convergence import refine_fixed_points
+
+    f = model.latent_map()
+    lim = window(codes)
+    z_uniform = unit.to(codes.device, codes.dtype) * lim
+    ru = iterate(f, z_uniform)  # the paper's rule: ‖Δz‖² < 1e-6 within 3,000 steps
+    rd = iterate(f, codes[:starts], tol=1e-10, record="trajectory")
+    ends = torch.cat([ru.final[ru.converged], rd.final[rd.converged]])
+    groups = find_attractors(ends, eps=0.1)  # end points close together
+    polished = refine_fixed_points(f, groups.centers)  # Newton on one point per group
+    att = find_attractors(polished, eps=0.01)  # groups that polish to the same point
+    labels = [torch.full((len(r.final),), -1, device=ends.device) for r in (ru, rd)]
+    per_end, n_u = att.labels[groups.labels], int(ru.converged.sum())
+    labels[0][ru.converged], labels[1][rd.converged] = per_end[:n_u], per_end[n_u:]
+    radius = eigenvalues(f, att.centers).abs().amax(dim=1)
+    n = len(att.centers)
+    share_u, share_d = (
+        torch.bincount(lab[lab >= 0].cpu(), minlength=n) / len(lab) for lab in labels
+    )
+    stable = radius < 1
+    return Survey(
+        lim=lim,
+        z_uniform=z_uniform,
+        uniform=ru,
+        data=rd,
+        centers=att.centers,
+        labels_u=labels[0],
+        labels_d=labels[1],
+        radius=radius,
+        sigma=spectral_norm(f, att.centers),
+        stable=stable,
+        n_cos=len(find_attractors(ends, cos_threshold=0.99)),  # the paper's rule
+        share_u=share_u,
+        share_d=share_d,
+        major=stable.cpu() & (share_u >= min_share),
+        converged_u=float(ru.converged.float().mean()),
+        converged_d=float(rd.converged.float().mean()),
+    )
+
+
+def convergence_steps(s: Survey, *, eps: float = 1e-3, r_lin: float = 0.5) -> dict[str, Tensor]:
+    """Fig. 11 on one model: measured steps from each training start to its attractor, and
+    the linear-rate estimates (Prop. A.9), on the CPU.
+
+    Only starts that reach a stable fixed point and come within ``r_lin`` of it are kept.
+
+    Returns
+    -------
+    dict of ``(n,)`` tensors
+        ``measured`` (steps until ``‖z_t - z*‖ < eps``), ``norm`` and ``radius`` (the estimate
+        from the start with ``ρ = ‖J_f(z*)‖σ`` or its spectral radius), ``transit`` (first step
+        within ``r_lin``), ``linear`` (the estimate from there, spectral norm), ``sigma``,
+        ``rho``.
+    """
+    from lvf.convergence import linear_rate_steps, steps_to_reach
+
+    rd = s.data
+    lab = s.labels_d.cpu()
+    j = lab.clamp_min(0)  # the fixed point each start reaches (label -1: none)
+    z_star, sigma, rho = s.centers.cpu()[j], s.sigma.cpu()[j], s.radius.cpu()[j]
+    e0 = (rd.trajectory[:, 0] - z_star).norm(dim=1)
+    t_in = steps_to_reach(rd, z_star, r_lin)  # first step within r_lin of z*
+    z_in = rd.trajectory[torch.arange(len(j)), t_in.nan_to_num(0).long()]
+    ok = (lab >= 0) & s.stable.cpu()[j] & torch.isfinite(t_in)
+    out = dict(
+        measured=steps_to_reach(rd, z_star, eps),
+        norm=linear_rate_steps(e0, sigma, eps),
+        radius=linear_rate_steps(e0, rho, eps),
+        transit=t_in,
+        linear=linear_rate_steps((z_in - z_star).norm(dim=1), sigma, eps),
+        sigma=sigma,
+        rho=rho,
+    )
+    return {k: v[ok] for k, v in out.items()}
+
+
+def mnist_effects(
+    s: Survey, density: AttractorDensity, steps: dict[str, Tensor]
+) -> dict[str, float]:
+    """The effects chapter 2 judges for one seed, each positive the paper's way.
+
+    Returns
+    -------
+    dict
+        * ``several`` (Fig. 1): attractors − 1;
+        * ``density`` (Fig. 1): :attr:`AttractorDensity.effect`;
+        * ``stable`` (Def. 2): :func:`stable_balance` of the converged uniform starts;
+        * ``pearson``, ``spearman`` (Fig. 11): correlation of the measured steps with the
+          paper's estimate (spectral norm, whole trajectory);
+        * ``pearson gain``, ``spearman gain`` (App. B.4): the same from the first step within
+          ``r_lin`` of the attractor, minus the whole trajectory's;
+        * ``converged``: share of uniform starts that converged (not an effect).
+    """
+    measured = steps["measured"].numpy()
+    whole = correlations(steps["norm"].numpy(), measured, np.zeros(len(measured)))
+    near = correlations(
+        steps["linear"].numpy(), measured - steps["transit"].numpy(), np.zeros(len(measured))
+    )
+    w, n = whole.loc["pooled"], near.loc["pooled"]
+    return {
+        "several": int(s.major.sum()) - 1,
+        "density": density.effect,
+        "stable": stable_balance(s.share_u, s.stable),
+        "pearson": float(w.pearson),
+        "spearman": float(w.spearman),
+        "pearson gain": float(n.pearson - w.pearson),
+        "spearman gain": float(n.spearman - w.spearman),
+        "converged": s.converged_u,
+    }

@@ -161,9 +161,9 @@ def _ch01(ns: dict[str, Any]) -> list:
     return out + [toy(sigma=0.1), toy(sigma=0.8)]
 
 
-def _ch02(ns: dict[str, Any]) -> list:
-    S = ns["S"]
-    config = TrainConfig(
+def _mnist_2d_config(S: dict) -> TrainConfig:
+    """Chapter 2's model: the Table-4 conv autoencoder with ``k = 2`` on MNIST."""
+    return TrainConfig(
         model="conv",
         model_kwargs={"in_channels": 1, "k": 2},
         dataset="mnist",
@@ -172,7 +172,11 @@ def _ch02(ns: dict[str, Any]) -> list:
         batch_size=S["batch"],
         lr_step=S["lr_step"],
     )
-    trial = replace(config, batch_size=128, epochs=S["trial_epochs"], lr_step=1)
+
+
+def _ch02(ns: dict[str, Any]) -> list:
+    config = _mnist_2d_config(ns["S"])
+    trial = replace(config, batch_size=128, epochs=ns["S"]["trial_epochs"], lr_step=1)
     return [seeded(config, s) for s in ns["SEEDS"]] + [trial]
 
 
