@@ -44,6 +44,24 @@ def test_mode_match_known_answers():
     assert density.mode_match(modes[:0], modes, radius=1.0) == 0.0
 
 
+def test_mode_radius_is_not_decided_by_one_split_mode():
+    """Eight modes on a circle, attractors 0.3 off each: a quarter of the spacing matches
+    all of them. When the KDE splits one blob into two peaks 0.2 apart, the radius stays a
+    quarter of the typical spacing and the match stays 1 (the smallest distance would give a
+    radius of 0.05, and no match at all)."""
+    angle = torch.arange(8.0) * math.tau / 8
+    modes = 4 * torch.stack([angle.cos(), angle.sin()], dim=1)  # spacing 4 * 2 sin(pi / 8)
+    spacing = 8 * math.sin(math.pi / 8)
+    assert density.mode_radius(modes) == pytest.approx(spacing / 4)
+    centers = modes + torch.tensor([0.3, 0.0])
+    split = torch.cat([modes, modes[:1] + torch.tensor([0.0, 0.2])])
+    assert density.mode_radius(split) == pytest.approx(spacing / 4)
+    # both peaks of the split blob lie within the radius of its attractor
+    assert density.mode_match(centers, split, density.mode_radius(split)) == 1.0
+    assert density.mode_match(centers, split, 0.25 * float(torch.pdist(split).min())) == 0.0
+    assert density.mode_radius(modes[:1]) == math.inf
+
+
 def test_study_finds_converged_attractors_at_the_modes():
     x = _two_blobs()
     st = density.study(_MeanShiftModel(), x, grid_n=8, tol=1e-10, max_steps=500)

@@ -8,7 +8,7 @@ that the chapter can repeat it over seeds and hand one number per seed to
 * :func:`study` — the encoded data, a Gaussian KDE ``q̂`` of it with its modes, and the stable
   attractors of ``f = E ∘ D`` iterated from a grid (converged end points only); Theorem 1 /
   A.6 says the attractors are the modes of ``q``. :func:`mode_match` scores how well they
-  coincide;
+  coincide, within :func:`mode_radius` of each other;
 * :func:`on_data_cos` — the cosine of the field ``f(z) − z`` with the score ``∇ log q̂(z)``
   at the encoded data (Theorem 1, Lemma A.5);
 * :func:`linear_fixed_point` — a linear autoencoder's single fixed point and its rates, the
@@ -49,6 +49,7 @@ __all__ = [
     "latent_box",
     "linear_fixed_point",
     "mode_match",
+    "mode_radius",
     "on_data_cos",
     "overshoot_counterexample",
     "pca_field",
@@ -143,6 +144,29 @@ def study(
         keep=keep,
         centers=att.centers[keep],
     )
+
+
+def mode_radius(modes: Tensor) -> float:
+    """A quarter of the typical spacing of ``modes`` ``(K, d)``: of the median distance from a
+    mode to its nearest other mode (inf with fewer than two modes).
+
+    The median, not the minimum: a single pair decides the minimum, and when the KDE splits
+    one blob into two peaks a fraction of a spacing apart, a quarter of their distance is
+    smaller than the offset of any attractor, so :func:`mode_match` would fall to 0 however
+    well the other modes match.
+
+    >>> grid = 4 * torch.cartesian_prod(torch.arange(3.0), torch.arange(3.0))  # spacing 4
+    >>> mode_radius(grid)
+    1.0
+    >>> split = torch.cat([grid, torch.tensor([[0.2, 0.0]])])  # one blob split in two
+    >>> mode_radius(split), round(0.25 * float(torch.pdist(split).min()), 3)  # median, minimum
+    (1.0, 0.05)
+    """
+    if len(modes) < 2:
+        return math.inf
+    d = torch.cdist(modes.double(), modes.double())
+    d.fill_diagonal_(math.inf)
+    return 0.25 * float(d.min(dim=1).values.median())
 
 
 def mode_match(centers: Tensor, modes: Tensor, radius: float) -> float:
@@ -485,7 +509,7 @@ def claim_effects(
     -------
     dict
         ``modes`` (:func:`mode_match` of the blob DAE's kept attractors with its KDE modes,
-        radius a quarter of the distance between the two closest modes); ``cos <name>``
+        radius :func:`mode_radius`: a quarter of the modes' typical spacing); ``cos <name>``
         (mean :func:`on_data_cos` per dataset); ``pca decades`` and ``linear decades``
         (``−log10`` of the PCA field over the data's spread and of the largest deviation of a
         linear autoencoder's iterates from the one-fixed-point prediction); ``potential
@@ -497,7 +521,7 @@ def claim_effects(
         overshoot`` (share of the counterexample's inputs where the printed bound holds).
     """
     modes = blobs["modes"]
-    radius = 0.25 * float(torch.pdist(modes).min()) if len(modes) > 1 else math.inf
+    radius = mode_radius(modes)
     gen = torch.Generator().manual_seed(seed)
     c = 0.1 + 0.8 * float(torch.rand(1, generator=gen))
     over = overshoot_counterexample(c, torch.randn(n_overshoot, generator=gen))
