@@ -346,3 +346,44 @@ def test_ch02_cell_is_the_chapters_protocol_at_1x(tmp_path, monkeypatch):
     assert [p.column for p in budget.STUDIES["ch02"].parts] == [
         "density", "pearson", "spearman", "pearson gain", "spearman gain"
     ]  # fmt: skip
+
+
+def test_ch04_cell_is_the_chapters_protocol_at_1x(tmp_path, monkeypatch):
+    """ch04's 1× cell studies the chapter's three DAEs of the seed (the registry's configs,
+    read from the cache) as the chapter does, on the chapter's samples; at 2× each DAE sees
+    twice the samples of its toy density at the same epochs, and is studied on the first
+    ``n_train`` of them."""
+    from dataclasses import replace
+
+    from lvf.protocols import density
+    from lvf.train import seeded, trained, training_data
+    from lvf.train.registry import _toy_config, chapter_configs, chapter_settings
+
+    monkeypatch.setenv("LVF_BUDGET", str(tmp_path / "budget"))
+    monkeypatch.setenv("LVF_CACHE", str(tmp_path / "cache"))
+    budget.run("ch04", scale="tiny", multipliers=(1, 2), seeds=(0,), device="cpu")
+    df = budget.table("ch04", "tiny")
+    ns = chapter_settings("ch04", "tiny")
+    S = ns["S"]
+    assert list(df.n_train) == [S["n_train"], 2 * S["n_train"]]
+    assert list(df.epochs) == [S["epochs"], S["epochs"]]
+    chapter = {c.key() for c in chapter_configs("ch04", "tiny")}
+    studies = {}
+    for name in ns["DATASETS"]:
+        cfg = seeded(replace(_toy_config(S, name), noise_std=ns["NOISE"]), 0)
+        assert cfg.key() in chapter
+        run = trained(cfg, device="cpu")
+        assert run.from_cache  # the 1x cell trained the chapter's own model
+        x = training_data(seeded(_toy_config(S, name), 0))  # the chapter's samples
+        studies[name] = density.study(
+            run.model.eval(), x, grid_n=S["grid"], tol=ns["TOL"], max_steps=S["max_steps"]
+        )
+    cell = df[df.multiplier == 1].iloc[0]
+    blobs = studies["gaussians"]
+    want = density.mode_match(blobs["centers"], blobs["modes"], density.mode_radius(blobs["modes"]))
+    assert cell["modes"] == pytest.approx(want)
+    for name, st in studies.items():
+        assert cell[f"cos {name}"] == pytest.approx(float(density.on_data_cos(st).mean()))
+    assert {p.claim for p in budget.STUDIES["ch04"].parts} == {
+        "thm1-attractors-at-density-modes", "thm1-field-along-score"
+    }  # fmt: skip

@@ -180,18 +180,24 @@ def _ch02(ns: dict[str, Any]) -> list:
     return [seeded(config, s) for s in ns["SEEDS"]] + [trial]
 
 
+def _toy_config(S: dict, dataset: str, hidden: tuple | None = None, k: int = 2) -> TrainConfig:
+    """Chapter 4's MLP autoencoder of a toy density (``noise_std`` set: its DAE)."""
+    return TrainConfig(
+        model="mlp",
+        dataset=f"toy:{dataset}",
+        n_train=S["n_train"],
+        epochs=S["epochs"],
+        lr=2e-3,
+        model_kwargs=dict(in_dim=2, k=k, hidden=S["hidden"] if hidden is None else hidden,
+                          activation="relu"),
+    )  # fmt: skip
+
+
 def _ch04(ns: dict[str, Any]) -> list:
     S, seeds_ = ns["S"], ns["SEEDS"]
 
-    def config(dataset, hidden=S["hidden"], k=2):
-        return TrainConfig(
-            model="mlp",
-            dataset=f"toy:{dataset}",
-            n_train=S["n_train"],
-            epochs=S["epochs"],
-            lr=2e-3,
-            model_kwargs=dict(in_dim=2, k=k, hidden=hidden, activation="relu"),
-        )
+    def config(dataset, hidden=None, k=2):
+        return _toy_config(S, dataset, hidden, k)
 
     def shallow(tied, s, noise=0.2):
         cfg = TrainConfig(
