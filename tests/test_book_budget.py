@@ -26,7 +26,9 @@ def test_scaled_adds_images_then_epochs():
     same = budget.scaled(c, 16, data=False)
     assert (same.n_train, same.epochs) == (2000, 480)
     toy = TrainConfig(model="mlp", dataset="toy:gaussians", n_train=500, epochs=10)
-    assert budget.scaled(toy, 4).epochs == 40  # no full split known: epochs
+    more = budget.scaled(toy, 64)  # a toy density can be sampled without end: samples
+    assert (more.n_train, more.epochs) == (32_000, 10)
+    assert budget.scaled(toy, 4, data=False).epochs == 40
     for bad in (0, -1, 2.5):
         with pytest.raises(ValueError, match="positive integer"):
             budget.scaled(c, bad)
@@ -112,7 +114,7 @@ def test_run_writes_cells_and_skips_existing(fake_study, tmp_path, monkeypatch):
     table = budget.summary("ch08")
     assert list(table.columns) == ["1×", "4×", "16×", "trend", "slope per 2×", "seeds"]
     assert table.loc[("fig3d-chamfer-increases", "flat"), "seeds"] == "3/3/3"
-    line = budget.claim_trends()["fig3b-memorize-then-generalize"]
+    line = budget.claim_trends()["ch08", "fig3b-memorize-then-generalize"]
     assert line == "grows: toward the paper (1×/4×/16×); falls: toward the paper (1×/4×/16×)"
     fig = budget.figure("ch08")
     assert len([a for a in fig.axes if a.get_visible()]) == 3
@@ -147,10 +149,22 @@ def test_report_rows_carry_the_trend(fake_study, tmp_path, monkeypatch):
             verdict=judge([-0.9, -0.8, -0.85], smallest=0.5, measure="m"),
             model="paper",
         )
+    # the same claim tested by another chapter, which has no study: ch08's trend is not its
+    report.record(
+        "fig3d-chamfer-increases",
+        chapter="ch06_bottleneck_memorization",
+        paper="p",
+        ours="o",
+        verdict=judge([-0.9, -0.8, -0.85], smallest=0.5, measure="m"),
+        model="paper",
+    )
     rows, _ = report.reproduction()
-    by = {r["record"]: r["trend"] for r in rows if r["record"]}
-    assert by["fig3d-chamfer-increases"] == "flat: no clear trend (1×/4×/16×)"
-    assert by["fig3d-fpr95-decreases"] == "not studied"  # not reproduced, no study covers it
+    by = {(r["chapter"], r["record"]): r["trend"] for r in rows if r["record"]}
+    chamfer = "fig3d-chamfer-increases"
+    assert by["ch08_training_dynamics", chamfer] == "flat: no clear trend (1×/4×/16×)"
+    assert by["ch06_bottleneck_memorization", chamfer] == "not studied"
+    # not reproduced, and no study covers it
+    assert by["ch08_training_dynamics", "fig3d-fpr95-decreases"] == "not studied"
     assert {r["trend"] for r in rows if not r["record"]} == {"—"}
 
 

@@ -847,18 +847,20 @@ def trend(chapter: str, scale: str = "book") -> dict[tuple[str, str], dict[str, 
     return out
 
 
-def claim_trends(scale: str = "book") -> dict[str, str]:
-    """One line per claim over every study with cells: ``"part: trend; part: trend"``, for
-    the reproduction report's column "trend with budget"."""
-    out: dict[str, list[tuple[str, str, str]]] = {}
+def claim_trends(scale: str = "book") -> dict[tuple[str, str], str]:
+    """One line per (chapter, claim) over every study with cells: ``"part: trend; part:
+    trend"``, for the reproduction report's column "trend with budget". Keyed by the study's
+    chapter too (``("ch02", "fig1-attractors-at-density")``): two chapters can test one claim
+    on different models (ch01 on toy data, ch02 on MNIST), and a study speaks for its own."""
+    out: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     for chapter in STUDIES:
         if table(chapter, scale).empty:
             continue
         budgets = sorted(set(table(chapter, scale).multiplier.astype(int)))
         span = "/".join(f"{m}×" for m in budgets)
         for (claim, label), t in trend(chapter, scale).items():
-            out.setdefault(claim, []).append((label, t["trend"], span))
-    return {claim: _claim_line(parts) for claim, parts in out.items()}
+            out.setdefault((chapter, claim), []).append((label, t["trend"], span))
+    return {key: _claim_line(parts) for key, parts in out.items()}
 
 
 def _claim_line(parts: list[tuple[str, str, str]], most: int = 3) -> str:

@@ -325,8 +325,9 @@ def reproduction() -> tuple[list[dict[str, Any]], list[Claim]]:
         found = [r for rid in pc.tested_by for r in by_id.get(rid, [])]
         for r in found:
             row = base | {f: getattr(r, "id" if f == "record" else f) for f in fields}
-            if r.id in trends:
-                t = trends[r.id]
+            study = (r.chapter.split("_")[0], r.id)  # e.g. ("ch02", "fig1-...")
+            if study in trends:
+                t = trends[study]
             elif r.model == "paper" and r.verdict not in ("reproduced", "not tested"):
                 t = "not studied"
             else:
