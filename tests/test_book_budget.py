@@ -401,3 +401,17 @@ def test_ch04_cell_is_the_chapters_protocol_at_1x(tmp_path, monkeypatch):
     assert {p.claim for p in budget.STUDIES["ch04"].parts} == {
         "thm1-attractors-at-density-modes", "thm1-field-along-score"
     }  # fmt: skip
+
+
+def test_cost_hours_adds_the_training_of_models_found_in_the_cache(fake_study, monkeypatch):
+    budget.run("ch08", scale="book", seeds=(0,), multipliers=(1,))
+    measured = budget.table("ch08").seconds.sum()
+    assert budget.cost_hours("ch08") == pytest.approx(measured / 3600)  # trained in the cell
+
+    def cached(ns, multiplier, seed, device):  # its model came from the cache: 1 h of training
+        return _fake_measure(ns, multiplier, seed, device) | {"train_seconds_cached": 3600.0}
+
+    monkeypatch.setitem(budget.STUDIES, "ch08", dataclasses.replace(fake_study, measure=cached))
+    budget.run("ch08", scale="book", seeds=(1,), multipliers=(1,))
+    seconds = budget.table("ch08").seconds.sum()
+    assert budget.cost_hours("ch08") == pytest.approx(seconds / 3600 + 1)

@@ -42,6 +42,7 @@ __all__ = [
     "Part",
     "Study",
     "by_setting",
+    "cost_hours",
     "figure",
     "results_dir",
     "run",
@@ -247,6 +248,7 @@ def _ch02(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
     out |= {"n_train": config.n_train, "epochs": config.epochs, "steps": _steps(config)}
     # as recorded when the model was trained, so a recomputed cell (--force) keeps it
     out["train_seconds"] = float(run.history["train_seconds"][0])
+    out["train_seconds_cached"] = out["train_seconds"] if run.from_cache else 0.0
     return out | _loss_diagnostics(run)
 
 
@@ -426,7 +428,7 @@ def _ch04(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
     from lvf.train.registry import _toy_config
 
     out: dict[str, float] = {}
-    drops, seconds = [], 0.0
+    drops, seconds, cached = [], 0.0, 0.0
     for name in ns["DATASETS"]:
         base = seeded(replace(_toy_config(S, name), noise_std=ns["NOISE"]), seed)
         config = scaled(base, multiplier)
@@ -444,6 +446,7 @@ def _ch04(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
             out["modes"] = density.mode_match(st["centers"], st["modes"], radius)
         drops.append(_loss_diagnostics(run)["loss_drop_last_quarter"])
         seconds += float(run.history["train_seconds"][0])
+        cached += float(run.history["train_seconds"][0]) if run.from_cache else 0.0
     return out | {
         "n_train": config.n_train,
         "epochs": config.epochs,
@@ -451,6 +454,7 @@ def _ch04(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
         "loss_drop_last_quarter": float(max(drops)),
         # as recorded when each model was trained, so a recomputed cell (--force) keeps it
         "train_seconds": seconds,
+        "train_seconds_cached": cached,
     }
 
 
@@ -845,6 +849,15 @@ def trend(chapter: str, scale: str = "book") -> dict[tuple[str, str], dict[str, 
             continue
         out[p.claim, p.label] = trend_of(df.multiplier, p.direction * df[p.column])
     return out
+
+
+def cost_hours(chapter: str, scale: str = "book") -> float:
+    """Hours of computing a study's cells took: each cell's wall time (``seconds``, which
+    holds the training of the models it trained) plus the recorded training time of the
+    models it found in the cache (``train_seconds_cached``, when the cell reports it)."""
+    df = table(chapter, scale)
+    extra = df["train_seconds_cached"].fillna(0).sum() if "train_seconds_cached" in df else 0.0
+    return float(df["seconds"].sum() + extra) / 3600
 
 
 def claim_trends(scale: str = "book") -> dict[tuple[str, str], str]:
