@@ -240,6 +240,22 @@ def test_ch09_cell_shares_the_ch08_model_and_reads_the_chapters_gaps(tmp_path, m
         assert p.column in cell.index
 
 
+def _tiny_study(chapter, tmp_path, monkeypatch):
+    """A chapter's study at tiny scale, 1x and 2x on seed 0, in fresh folders; checks that 2x
+    doubles the images at the same epochs. Returns the cells and the chapter's settings."""
+    from lvf.train.registry import chapter_settings
+
+    monkeypatch.setenv("LVF_BUDGET", str(tmp_path / "budget"))
+    monkeypatch.setenv("LVF_CACHE", str(tmp_path / "cache"))
+    budget.run(chapter, scale="tiny", multipliers=(1, 2), seeds=(0,), device="cpu")
+    df = budget.table(chapter, "tiny")
+    ns = chapter_settings(chapter, "tiny")
+    S = ns["S"]
+    assert list(df.n_train) == [S["n_train"], 2 * S["n_train"]]
+    assert list(df.epochs) == [S["epochs"], S["epochs"]]
+    return df, ns
+
+
 def test_ch05_cell_is_the_chapters_protocol_at_1x(tmp_path, monkeypatch):
     """ch05's 1× cell trains exactly the chapter's four models of the seed (the registry's
     list), and its effects are the chapter's three parts: Spearman of the weight decay with
@@ -251,16 +267,10 @@ def test_ch05_cell_is_the_chapters_protocol_at_1x(tmp_path, monkeypatch):
     from lvf.book.verdicts import trend_effect
     from lvf.protocols import weight_decay
     from lvf.train import trained, training_data
-    from lvf.train.registry import _weight_decay_config, chapter_configs, chapter_settings
+    from lvf.train.registry import _weight_decay_config, chapter_configs
 
-    monkeypatch.setenv("LVF_BUDGET", str(tmp_path / "budget"))
-    monkeypatch.setenv("LVF_CACHE", str(tmp_path / "cache"))
-    budget.run("ch05", scale="tiny", multipliers=(1, 2), seeds=(0,), device="cpu")
-    df = budget.table("ch05", "tiny")
-    ns = chapter_settings("ch05", "tiny")
+    df, ns = _tiny_study("ch05", tmp_path, monkeypatch)
     S = ns["S"]
-    assert list(df.n_train) == [S["n_train"], 2 * S["n_train"]]
-    assert list(df.epochs) == [S["epochs"], S["epochs"]]
     ours = [c for c in chapter_configs("ch05", "tiny") if c.seed == 0]
     assert len(ours) == len(S["wds"])
     runs = [trained(c, device="cpu") for c in ours]
@@ -334,15 +344,10 @@ def test_ch02_cell_is_the_chapters_protocol_at_1x(tmp_path, monkeypatch):
     import lvf.data
     from lvf.protocols import plane
     from lvf.train import trained
-    from lvf.train.registry import chapter_configs, chapter_settings
+    from lvf.train.registry import chapter_configs
 
-    monkeypatch.setenv("LVF_BUDGET", str(tmp_path / "budget"))
-    monkeypatch.setenv("LVF_CACHE", str(tmp_path / "cache"))
-    budget.run("ch02", scale="tiny", multipliers=(1, 2), seeds=(0,), device="cpu")
-    df = budget.table("ch02", "tiny")
-    S = chapter_settings("ch02", "tiny")["S"]
-    assert list(df.n_train) == [S["n_train"], 2 * S["n_train"]]
-    assert list(df.epochs) == [S["epochs"], S["epochs"]]
+    df, ns = _tiny_study("ch02", tmp_path, monkeypatch)
+    S = ns["S"]
     assert budget._ch02_config(S, 0, 2).lr_step == S["epochs"]
     ours = next(c for c in chapter_configs("ch02", "tiny") if c.seed == 0 and c.batch_size == 32)
     run = trained(ours, device="cpu")
@@ -371,16 +376,10 @@ def test_ch04_cell_is_the_chapters_protocol_at_1x(tmp_path, monkeypatch):
 
     from lvf.protocols import density
     from lvf.train import seeded, trained, training_data
-    from lvf.train.registry import _toy_config, chapter_configs, chapter_settings
+    from lvf.train.registry import _toy_config, chapter_configs
 
-    monkeypatch.setenv("LVF_BUDGET", str(tmp_path / "budget"))
-    monkeypatch.setenv("LVF_CACHE", str(tmp_path / "cache"))
-    budget.run("ch04", scale="tiny", multipliers=(1, 2), seeds=(0,), device="cpu")
-    df = budget.table("ch04", "tiny")
-    ns = chapter_settings("ch04", "tiny")
+    df, ns = _tiny_study("ch04", tmp_path, monkeypatch)
     S = ns["S"]
-    assert list(df.n_train) == [S["n_train"], 2 * S["n_train"]]
-    assert list(df.epochs) == [S["epochs"], S["epochs"]]
     chapter = {c.key() for c in chapter_configs("ch04", "tiny")}
     studies = {}
     for name in ns["DATASETS"]:
