@@ -37,7 +37,7 @@ import torch
 from torch import Tensor
 
 from lvf.attractors import find_attractors
-from lvf.iterate import iterate
+from lvf.iterate import IterationResult, iterate
 from lvf.jacobian import eigenvalues, jacobian, spectral_norm
 from lvf.measures.density import GaussianKDE, nearest_distance, select_bandwidth
 
@@ -493,8 +493,8 @@ class Survey:
 
     lim: float
     z_uniform: Tensor
-    uniform: object
-    data: object
+    uniform: IterationResult
+    data: IterationResult
     centers: Tensor
     labels_u: Tensor
     labels_d: Tensor
