@@ -229,8 +229,7 @@ def _ch02(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
     model's own window, uniform and training starts, Newton-polished fixed points, the KDE of
     its codes, Fig. 11's steps); the effects of its Fig. 1 and Fig. 11 claims."""
     S = ns["S"]
-    import torch
-
+    from lvf._batching import batched
     from lvf.protocols import plane
     from lvf.train import trained, training_data
 
@@ -239,8 +238,7 @@ def _ch02(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
     model = run.model.eval()
     x = training_data(config)
     x = x[plane.shown(len(x), S["n_show"])].to(device)
-    with torch.no_grad():
-        codes = torch.cat([model.encode(b) for b in x.split(1024)])
+    codes = batched(model.encode, x, 1024)  # as the chapter encodes them
     s = plane.survey(model, codes, plane.unit_starts(S["starts"]), starts=S["starts"])
     density = plane.attractor_density(codes, s.attractors, starts=s.z_uniform)
     out = plane.mnist_effects(s, density, plane.convergence_steps(s))
@@ -421,8 +419,6 @@ def _ch04(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
     and the grid are the chapter's at every budget; the effects are the attractor/mode match
     of the blobs and the mean cosine of the field with the KDE score per density."""
     S = ns["S"]
-    from dataclasses import replace
-
     from lvf.protocols import density
     from lvf.train import seeded, trained, training_data
     from lvf.train.registry import _toy_config
