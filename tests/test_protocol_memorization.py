@@ -53,6 +53,25 @@ def _data():
     return model, train, test
 
 
+def test_probe_keeps_the_trajectories_it_was_asked_for():
+    """With ``record="trajectory"`` the probe's own iteration keeps its iterates (ch08 scores
+    them instead of iterating the same starts twice): on the prototype map the distance to the
+    attractor halves at every step, and the probe's numbers are those of a probe without it."""
+    model, train, test = _data()
+    plain = probe_attractors(model, train, test)
+    assert plain.trajectory is None
+    pr = probe_attractors(model, train, test, record="trajectory")
+    assert torch.equal(pr.final, plain.final) and torch.equal(pr.steps, plain.steps)
+    assert pr.mem_mean == plain.mem_mean and pr.rank90 == plain.rank90
+    start = train.reshape(4, -1)[1]  # P1 + NOISE: its offset from P1 halves every step
+    path = pr.trajectory[1, : int(pr.steps[1]) + 1]
+    offset = (path - P1).norm(dim=1)
+    assert offset[0] == pytest.approx(float((start - P1).norm()))
+    assert torch.allclose(offset[1:] / offset[:-1], torch.full((len(offset) - 1,), 0.5))
+    with pytest.raises(ValueError, match="record="):
+        probe_attractors(model, train, test, record="norms")
+
+
 def test_attractors_memorization_and_rank():
     model, train, test = _data()
     pr = probe_attractors(model, train, test)

@@ -120,7 +120,7 @@ def checkpoint_row(
         starts.
     """
     n = int(starts)
-    probe = probe_attractors(
+    probe = probe_attractors(  # its iteration of the training starts, trajectories kept
         model,
         x_train,
         x_test,
@@ -129,21 +129,18 @@ def checkpoint_row(
         max_steps=max_steps,
         cos_threshold=cos_threshold,
         batch_size=batch_size,
+        record="trajectory",
+        stride=stride,
     )
     device = _device(model)
     f = LatentMap(model.encode, model.decode)
-    z = {
-        "train": batched(model.encode, x_train[:n], batch_size, device=device),
-        "test": batched(model.encode, x_test[:n], batch_size, device=device),
-    }
+    z_test = batched(model.encode, x_test[:n], batch_size, device=device)
     g = torch.Generator().manual_seed(noise_seed)
-    z["noise"] = torch.randn(n, *z["train"].shape[1:], generator=g).to(device)
+    z_noise = torch.randn(n, *probe.final.shape[1:], generator=g).to(device)
     kw = dict(tol=tol, max_steps=max_steps, batch_size=batch_size)
-    traj = dict(record="trajectory", stride=stride)
     runs = {
-        "train": iterate(f, z["train"], **kw, **traj),
-        "test": iterate(f, z["test"], **kw),
-        "noise": iterate(f, z["noise"], **kw, **traj),
+        "test": iterate(f, z_test, **kw),
+        "noise": iterate(f, z_noise, **kw, record="trajectory", stride=stride),
     }
     att = {
         "train": probe.attractors,
@@ -167,7 +164,10 @@ def checkpoint_row(
     else:
         row["chamfer"] = math.nan
     if len(centers):
-        score = {s: trajectory_score(runs[s].trajectory, centers) for s in ("train", "noise")}
+        score = {
+            "train": trajectory_score(probe.trajectory, centers),
+            "noise": trajectory_score(runs["noise"].trajectory, centers),
+        }
         row["fpr95"] = fpr_at_tpr(score["train"], score["noise"])
         row["auroc"] = auroc(score["train"], score["noise"])
     else:

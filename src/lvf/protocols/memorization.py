@@ -98,6 +98,10 @@ class AttractorProbe:
         Mean squared reconstruction error per pixel on the test and training images.
     settings
         The iteration settings used (tol, max_steps, cos_threshold).
+    trajectory
+        ``(N, L, k)`` the recorded iterates (NaN-padded, as
+        :attr:`lvf.IterationResult.trajectory`), only when asked for with
+        ``probe_attractors(..., record="trajectory")``; else ``None``.
     """
 
     final: Tensor
@@ -112,6 +116,7 @@ class AttractorProbe:
     test_mse: float
     train_mse: float
     settings: dict[str, Any] = field(default_factory=dict)
+    trajectory: Tensor | None = None
 
     @property
     def mem_mean(self) -> float:
@@ -217,6 +222,8 @@ def probe_attractors(
     max_steps: int = 3000,
     cos_threshold: float = 0.99,
     batch_size: int = 512,
+    record: str | None = None,
+    stride: int = 1,
 ) -> AttractorProbe:
     """Iterate the latent map of ``model`` from training latents and measure its attractors.
 
@@ -239,11 +246,17 @@ def probe_attractors(
         Two final iterates belong to the same attractor above this cosine similarity.
     batch_size
         Images per forward pass, and the active pool of :func:`lvf.iterate`.
+    record, stride
+        ``record="trajectory"`` keeps the iterates (every ``stride``-th) in
+        :attr:`AttractorProbe.trajectory`, for a caller that scores the trajectories too (ch08
+        does): the same iteration then serves both, instead of running it twice.
 
     Returns
     -------
     AttractorProbe
     """
+    if record not in (None, "trajectory"):
+        raise ValueError(f"record={record!r}: give None or 'trajectory'.")
     if starts is None:
         starts = x_train
     elif isinstance(starts, int):
@@ -253,7 +266,9 @@ def probe_attractors(
     device = _device(model)
     z0 = batched(model.encode, starts, batch_size, device=device, out_device="cpu").to(device)
     f = LatentMap(model.encode, model.decode)
-    res = iterate(f, z0, tol=tol, max_steps=max_steps, batch_size=batch_size)
+    res = iterate(
+        f, z0, tol=tol, max_steps=max_steps, batch_size=batch_size, record=record, stride=stride
+    )
     final, converged = res.final, res.converged
     att = converged_attractors(final, converged, cos_threshold=cos_threshold)
     ends = final[converged.to(final.device)]
@@ -274,6 +289,7 @@ def probe_attractors(
         test_mse=reconstruction_mse(model, x_test, batch_size=batch_size),
         train_mse=reconstruction_mse(model, x_train, batch_size=batch_size),
         settings={"tol": tol, "max_steps": max_steps, "cos_threshold": cos_threshold},
+        trajectory=res.trajectory,
     )
 
 
