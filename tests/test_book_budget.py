@@ -34,6 +34,31 @@ def test_scaled_adds_images_then_epochs():
             budget.scaled(c, bad)
 
 
+def test_scaled_keeps_the_shape_of_the_learning_rate_schedule():
+    """More epochs stretch the step schedule with them: the rate is halved at the same
+    fractions of the run, so a 4x run ends at the 1x run's final rate instead of decaying to
+    almost nothing a quarter of the way in (the defect the ch06/ch07 studies had)."""
+    import torch
+
+    c = TrainConfig(model="conv", dataset="mnist", n_train=2000, epochs=16, batch_size=32)
+    assert c.lr_step == 5  # epochs // 3: halved after epochs 5, 10 and 15
+    four = budget.scaled(c, 4, data=False)
+    assert (four.epochs, four.lr_step) == (64, 20)
+    assert budget.scaled(c, 4).lr_step == 5  # more images, same epochs: the same schedule
+
+    def final_rate(cfg):
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        sched = torch.optim.lr_scheduler.StepLR(opt, cfg.lr_step, cfg.lr_gamma)
+        for _ in range(cfg.epochs - 1):
+            sched.step()
+        return opt.param_groups[0]["lr"]
+
+    assert final_rate(four) == final_rate(c) == 0.125
+    # a chapter's own lr_step is stretched too, to the nearest epoch
+    odd = TrainConfig(model="conv", dataset="mnist", n_train=10_000, epochs=8, lr_step=8)
+    assert budget.scaled(odd, 16).epochs == 21 and budget.scaled(odd, 16).lr_step == 21
+
+
 def test_trend_rule_known_answers():
     m = [1, 1, 1, 4, 4, 4, 16, 16, 16]
     up = [0.0, 0.1, -0.1, 0.4, 0.5, 0.3, 0.8, 0.9, 0.7]
@@ -400,6 +425,35 @@ def test_ch04_cell_is_the_chapters_protocol_at_1x(tmp_path, monkeypatch):
     assert {p.claim for p in budget.STUDIES["ch04"].parts} == {
         "thm1-attractors-at-density-modes", "thm1-field-along-score"
     }  # fmt: skip
+
+
+def test_ch01_cell_is_the_chapters_protocol_at_1x(tmp_path, monkeypatch):
+    """ch01's 1× cell measures the chapter's main model of the seed (the registry's config,
+    read from the cache) with the chapter's own effect function (``plane.toy_effects``) on the
+    chapter's points; at 2× the model sees twice the samples at the same epochs."""
+    import lvf.data
+    from lvf.protocols import plane
+    from lvf.train import trained
+    from lvf.train.registry import _ch01_config, chapter_configs
+
+    df, ns = _tiny_study("ch01", tmp_path, monkeypatch)
+    S = ns["S"]
+    cfg = _ch01_config(S, seed=0)
+    assert cfg.key() in {c.key() for c in chapter_configs("ch01", "tiny")}
+    run = trained(cfg, device="cpu", progress=False)
+    assert run.from_cache  # the 1x cell trained the chapter's own main model
+    x = lvf.data.toy2d("gaussians", S["n_train"], seed=0)  # the chapter's x_s of seed 0
+    main = plane.summarize(run.model, x, n_starts=S["starts"], seed=0)
+    mixture = lvf.data.GaussianMixture2D.circle(n_modes=8, radius=2.0, std=0.2)
+    want = plane.toy_effects(
+        main, untrained=main, no_noise=main, no_decay=main, strong_decay=main,
+        log_density=mixture.log_prob,
+    )  # fmt: skip
+    cell = df[df.multiplier == 1].iloc[0]
+    assert cell["contraction"] == pytest.approx(want["contraction"])
+    assert cell["density"] == pytest.approx(want["density"])
+    assert cell["attractors"] == int(main.major.sum()) >= 1
+    assert [p.claim for p in budget.STUDIES["ch01"].parts] == ["a3-local-contraction"]
 
 
 def test_cost_hours_adds_the_training_of_models_found_in_the_cache(fake_study, monkeypatch):

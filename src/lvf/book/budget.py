@@ -148,6 +148,11 @@ def scaled(config, multiplier: int, *, data: bool = True):
     dataset has them (up to its full training split; a toy density ``"toy:<name>"`` has no
     end), then more epochs; with ``data=False`` more epochs on the same images.
 
+    When the epochs grow, the learning-rate schedule keeps its shape: ``lr_step`` grows with
+    them, so the rate is halved at the same fractions of the run (every third of it, by
+    default). Keeping the 1× ``lr_step`` instead would halve the rate ``multiplier`` times as
+    often, and at 16× leave it near zero for most of the run: more steps, no more training.
+
     Parameters
     ----------
     config
@@ -169,6 +174,8 @@ def scaled(config, multiplier: int, *, data: bool = True):
     (60000, 64)
     >>> (scaled(c, 16, data=False).n_train, scaled(c, 16, data=False).epochs)
     (2000, 480)
+    >>> (c.lr_step, scaled(c, 16).lr_step, scaled(c, 16, data=False).lr_step)
+    (10, 10, 160)
     >>> toy = TrainConfig(model="mlp", dataset="toy:moons", n_train=1000, epochs=300)
     >>> (scaled(toy, 16).n_train, scaled(toy, 16).epochs)
     (16000, 300)
@@ -180,10 +187,14 @@ def scaled(config, multiplier: int, *, data: bool = True):
     full = math.inf if config.dataset.startswith("toy:") else _FULL.get(config.dataset)
     n = config.n_train or full
     if not data or full is None or n is None:
-        return replace(config, epochs=config.epochs * multiplier)
-    more = int(min(full, n * multiplier))
-    epochs = max(1, round(config.epochs * multiplier * n / more))
-    return replace(config, n_train=more, epochs=epochs)
+        more, epochs = config.n_train, config.epochs * multiplier
+    else:
+        more = int(min(full, n * multiplier))
+        epochs = max(1, round(config.epochs * multiplier * n / more))
+    if epochs == config.epochs or not config.epochs:
+        return replace(config, n_train=more, epochs=epochs)
+    lr_step = max(1, round(config.lr_step * epochs / config.epochs))
+    return replace(config, n_train=more, epochs=epochs, lr_step=lr_step)
 
 
 def _loss_diagnostics(run) -> dict[str, float]:
@@ -199,6 +210,53 @@ def _loss_diagnostics(run) -> dict[str, float]:
 def _steps(config) -> int:
     n = config.n_train or _FULL.get(config.dataset, 0)
     return config.epochs * math.ceil(n / config.batch_size)
+
+
+# ---- ch01: the toy denoising autoencoder of eight Gaussian blobs (App. A.3) ------------------
+
+
+def _ch01(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]:
+    """Chapter 1's main model on one seed at the budget: its denoising autoencoder trained on
+    ``multiplier`` times the samples of the blobs at the same 150 epochs, summarized by the
+    chapter's protocol on its own training points (:func:`lvf.protocols.plane.summarize`:
+    uniform starts over the window of their codes, converged end points only) and measured as
+    the chapter measures App. A.3: ``1 - max ‖J_f(z*)‖σ`` over the attractors. So a cell is
+    what the chapter itself gives at that budget. The density of the attractors (Fig. 1) is
+    kept as a diagnostic."""
+    S = ns["S"]
+    import lvf.data
+    from lvf.protocols import plane
+    from lvf.train import trained, training_data
+    from lvf.train.registry import _ch01_config
+
+    config = scaled(_ch01_config(S, seed=seed), multiplier)
+    run = trained(config, device="cpu", progress=False)  # the chapter trains on the CPU
+    x = training_data(config)  # the chapter's x_s of the seed, at this budget
+    main = plane.summarize(run.model, x, n_starts=S["starts"], seed=seed)
+    att = main.major
+    mixture = lvf.data.GaussianMixture2D.circle(n_modes=8, radius=2.0, std=0.2)
+    if bool(att.any()):
+        pct = plane.density_percentile(mixture.log_prob(main.decoded[att]), mixture.log_prob(x))
+        contraction, density = 1 - float(main.sigma[att].max()), float(pct.mean()) - 0.5
+    else:
+        contraction = density = math.nan
+    seconds = float(run.history["train_seconds"][0])
+    return {
+        "contraction": contraction,
+        "density": density,
+        "largest_sigma": 1 - contraction,
+        "median_sigma": float(main.sigma[att].median()) if bool(att.any()) else math.nan,
+        "attractors": int(att.sum()),
+        "fixed_points": len(main.centers),
+        "converged": main.converged,
+        "n_train": config.n_train,
+        "epochs": config.epochs,
+        "steps": _steps(config),
+        **_loss_diagnostics(run),
+        # as recorded when the model was trained, so a recomputed cell (--force) keeps it
+        "train_seconds": seconds,
+        "train_seconds_cached": seconds if run.from_cache else 0.0,
+    }
 
 
 # ---- ch02: the paper's k = 2 autoencoders of MNIST (Fig. 1, Def. 2, Fig. 11) --------------
@@ -558,6 +616,15 @@ STUDIES: dict[str, Study] = {
         measure=_ch09,
         reference={"n_train": 2000},
     ),
+    "ch01": Study(
+        chapter="ch01",
+        budget="more samples of the eight Gaussian blobs at the same 150 epochs: 4,000 (1×, "
+        "the book's budget when the study was run), 16,000 (4×, the book's since) and 64,000 "
+        "(16×); each model is measured on its own training points, as the chapter does",
+        parts=(Part("a3-local-contraction", "contraction", "1 − largest ‖J_f(z*)‖σ", +1, 0.1),),
+        measure=_ch01,
+        reference={"n_train": 4000},
+    ),
     "ch02": Study(
         chapter="ch02",
         budget="more MNIST training images at the same 8 epochs: 10,000 (1×, the book), "
@@ -587,7 +654,7 @@ STUDIES: dict[str, Study] = {
     "ch06": Study(
         chapter="ch06",
         budget="more epochs on the same 2,000 MNIST images: 1,000 optimizer steps (the book), "
-        "4,000 and 16,000",
+        "4,000 and 16,000, the learning-rate schedule stretched with the epochs",
         parts=tuple(
             Part(cid, f"{cid}@{name}", f"{what}, {name}", d, _RHO)
             for cid, (_, _, d, what) in _CH06.items()
@@ -598,7 +665,7 @@ STUDIES: dict[str, Study] = {
     "ch07": Study(
         chapter="ch07",
         budget="more epochs on the same MNIST training sets: 1,000 optimizer steps (the book), "
-        "4,000 and 16,000",
+        "4,000 and 16,000, the learning-rate schedule stretched with the epochs",
         parts=tuple(
             Part(
                 "fig14-less-data-more-memorization",
@@ -672,7 +739,7 @@ def run(
 
     from lvf.book.scales import configure_threads, current_scale
     from lvf.cache import atomic_write
-    from lvf.train.registry import chapter_settings
+    from lvf.train.registry import _at_scale, chapter_settings
 
     study = _study(chapter)
     configure_threads()  # LVF_THREADS, and denormals flushed: training runs 4x faster on CPUs
@@ -689,7 +756,8 @@ def run(
                 continue
             print(f"{chapter}: budget {m}x, seed {s} ...", flush=True)
             t0 = time.perf_counter()
-            values = study.measure(ns, int(m), int(s), device)
+            with _at_scale(scale):  # lvf.pick inside the protocols sees the study's scale
+                values = study.measure(ns, int(m), int(s), device)
             cell = {
                 "chapter": chapter,
                 "scale": scale,
