@@ -133,26 +133,38 @@ def chapter_settings(chapter: str, scale: str) -> dict[str, Any]:
 # --- the chapters' models, mirroring their code cells ------------------------------------
 
 
-def _ch01(ns: dict[str, Any]) -> list:
-    S = ns["S"]
+def _ch01_config(
+    S: dict,
+    *,
+    k: int = 2,
+    sigma: float = 0.3,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+    epochs: int | None = None,
+) -> TrainConfig:
+    """Chapter 1's denoising MLP autoencoder of the eight Gaussian blobs (``train_toy_ae``):
+    the main model with the defaults, its roles with one argument changed. ``epochs`` is
+    replaced after construction, as the chapter does, so the learning-rate step stays the
+    one of ``S["epochs"]`` (it is part of the cache key)."""
     base = TrainConfig(
         model="mlp",
-        model_kwargs=dict(in_dim=2, k=2, hidden=(128, 128), activation="silu"),
+        model_kwargs=dict(in_dim=2, k=k, hidden=(128, 128), activation="silu"),
         dataset="toy:gaussians",
         n_train=S["n_train"],
         epochs=S["epochs"],
         batch_size=256,
         lr=2e-3,
-        weight_decay=1e-4,
-        noise_std=0.3,
+        weight_decay=weight_decay,
+        noise_std=sigma,
     )
+    return seeded(base if epochs is None else replace(base, epochs=epochs), seed)
 
-    def toy(k=2, sigma=0.3, weight_decay=1e-4, seed=0, epochs=S["epochs"]):
-        kwargs = dict(base.model_kwargs) | dict(k=k)
-        cfg = replace(
-            base, model_kwargs=kwargs, noise_std=sigma, weight_decay=weight_decay, epochs=epochs
-        )
-        return seeded(cfg, seed)
+
+def _ch01(ns: dict[str, Any]) -> list:
+    S = ns["S"]
+
+    def toy(**kw):
+        return _ch01_config(S, **kw)
 
     roles = [{}, dict(epochs=0), dict(sigma=0.0), dict(weight_decay=0.0), dict(weight_decay=1e-2)]
     out = [toy(), toy(epochs=0), toy(weight_decay=0.0), toy(weight_decay=1e-2)]
