@@ -321,16 +321,18 @@ def test_ch05_cell_is_the_chapters_protocol_at_1x(tmp_path, monkeypatch):
     ]  # fmt: skip
 
 
-def test_reference_keeps_the_studys_budgets_when_the_book_moves():
-    """ch08's book scale moved to the study's 4×: the study still starts from 2,000 images, so
-    its committed cells stay valid, and the chapter sits at 4× on the study's axis."""
+@pytest.mark.parametrize("chapter, base", [("ch08", 2000), ("ch01", 4000)])
+def test_reference_keeps_the_studys_budgets_when_the_book_moves(chapter, base):
+    """ch08's and ch01's book scales moved to their studies' 4×: each study still starts from
+    the old budget, so its committed cells stay valid, and the chapter sits at 4× on the
+    study's axis."""
     from lvf.train.registry import chapter_settings
 
-    study = budget.STUDIES["ch08"]
-    ns = chapter_settings("ch08", "book")
-    assert study.settings(ns, "book")["S"]["n_train"] == 2000
-    assert study.book_multiplier(ns) == ns["S"]["n_train"] / 2000
-    tiny = chapter_settings("ch08", "tiny")
+    study = budget.STUDIES[chapter]
+    ns = chapter_settings(chapter, "book")
+    assert study.settings(ns, "book")["S"]["n_train"] == base
+    assert study.book_multiplier(ns) == ns["S"]["n_train"] / base == 4
+    tiny = chapter_settings(chapter, "tiny")
     assert study.settings(tiny, "tiny") is tiny  # the reference is for book scale only
     assert study.book_multiplier(tiny, "tiny") == 1.0
 
