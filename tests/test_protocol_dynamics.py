@@ -80,6 +80,7 @@ def test_one_attractor_for_every_source():
     assert row["steps_train"] == 1  # the first three starts sit on the attractor: one step
     assert row["chamfer"] == pytest.approx(1.0, abs=1e-5)
     assert row["rank90"] == 1 and probe.rank90 == 1
+    assert probe.trajectory is None  # scored, then dropped: ch08 keeps a probe per checkpoint
     assert row["mem_mean"] == pytest.approx(1.0, abs=1e-5)  # D(A) = A is a training image
     # D(E(x)) - x = (A - x) / 2 for every x: the test error is a quarter of the MSE to A
     assert row["test_mse"] == pytest.approx(float((x_test - A).square().mean()) / 4, rel=1e-5)

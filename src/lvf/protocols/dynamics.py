@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -117,7 +118,7 @@ def checkpoint_row(
         ``chamfer`` (noise vs training attractors), ``fpr95`` and ``auroc`` (noise
         trajectories against training ones; ``nan`` without training attractors).
         ``probe``: the :class:`~lvf.protocols.memorization.AttractorProbe` of the training
-        starts.
+        starts, without their trajectories (``probe.trajectory`` is ``None``).
     """
     n = int(starts)
     probe = probe_attractors(  # its iteration of the training starts, trajectories kept
@@ -172,7 +173,8 @@ def checkpoint_row(
         row["auroc"] = auroc(score["train"], score["noise"])
     else:
         row["fpr95"] = row["auroc"] = math.nan
-    return row, probe
+    # the callers keep a probe per checkpoint: not its trajectories, (starts x steps x k) each
+    return row, replace(probe, trajectory=None)
 
 
 def across_seeds(
