@@ -235,16 +235,11 @@ def _ch01(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
     main = plane.summarize(run.model, x, n_starts=S["starts"], seed=seed)
     att = main.major
     mixture = lvf.data.GaussianMixture2D.circle(n_modes=8, radius=2.0, std=0.2)
-    if bool(att.any()):
-        pct = plane.density_percentile(mixture.log_prob(main.decoded[att]), mixture.log_prob(x))
-        contraction, density = 1 - float(main.sigma[att].max()), float(pct.mean()) - 0.5
-    else:
-        contraction = density = math.nan
+    effects = plane.attractor_effects(main, mixture.log_prob)  # as the chapter's toy_effects
     seconds = float(run.history["train_seconds"][0])
     return {
-        "contraction": contraction,
-        "density": density,
-        "largest_sigma": 1 - contraction,
+        **effects,
+        "largest_sigma": 1 - effects["contraction"],
         "median_sigma": float(main.sigma[att].median()) if bool(att.any()) else math.nan,
         "attractors": int(att.sum()),
         "fixed_points": len(main.centers),

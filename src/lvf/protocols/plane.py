@@ -46,6 +46,7 @@ __all__ = [
     "PlaneSummary",
     "Survey",
     "attractor_density",
+    "attractor_effects",
     "convergence_steps",
     "correlations",
     "density_percentile",
@@ -294,22 +295,30 @@ def toy_effects(
           weight decay merges.
         NaN where the model has no attractor.
     """
-    att = main.major
-    if bool(att.any()):
-        pct = density_percentile(log_density(main.decoded[att]), log_density(main.x))
-        density = float(pct.mean()) - 0.5
-        contraction = 1 - float(main.sigma[att].max())
-    else:
-        density = contraction = math.nan
+    own = attractor_effects(main, log_density)
     return {
-        "density": density,
+        "density": own["density"],
         "stable": stable_balance(main.counts, main.stable),
-        "contraction": contraction,
+        "contraction": own["contraction"],
         "initialization": 1 - float(untrained.jac_on_data.median()),
         "noise": float((main.jac_on_data < 1).double().mean())
         - float((no_noise.jac_on_data < 1).double().mean()),
         "weight decay": math.log2(_at_least_one(no_decay) / _at_least_one(strong_decay)),
     }
+
+
+def attractor_effects(
+    main: PlaneSummary, log_density: Callable[[Tensor], Tensor]
+) -> dict[str, float]:
+    """The two effects of :func:`toy_effects` that need only the model itself (chapter 1's
+    budget study measures them alone): ``density``, the mean :func:`density_percentile` of
+    its decoded attractors among its points ``main.x``, minus 0.5; and ``contraction``,
+    ``1 - max ‖J_f(z*)‖_σ`` over the attractors. NaN for both without an attractor."""
+    att = main.major
+    if not bool(att.any()):
+        return {"density": math.nan, "contraction": math.nan}
+    pct = density_percentile(log_density(main.decoded[att]), log_density(main.x))
+    return {"density": float(pct.mean()) - 0.5, "contraction": 1 - float(main.sigma[att].max())}
 
 
 def _at_least_one(summary: PlaneSummary) -> int:
