@@ -470,3 +470,21 @@ def test_cost_hours_adds_the_training_of_models_found_in_the_cache(fake_study, m
     budget.run("ch08", scale="book", seeds=(1,), multipliers=(1,))
     seconds = budget.table("ch08").seconds.sum()
     assert budget.cost_hours("ch08") == pytest.approx(seconds / 3600 + 1)
+
+
+def test_by_budget_averages_seeds_and_keeps_the_worst_plateau():
+    import pandas as pd
+
+    cells = pd.DataFrame(
+        {
+            "multiplier": [1, 1, 4, 4],
+            "seed": [0, 1, 0, 1],
+            "attractors": [7, 8, 8, 8],
+            "loss_drop_last_quarter": [0.10, 0.02, 0.03, -0.01],
+        }
+    )
+    got = budget.by_budget(cells, ["attractors", "missing"])
+    assert list(got.index) == [1, 4] and got.index.name == "budget"
+    assert got.attractors.tolist() == [7.5, 8.0]
+    assert got.loss_drop_last_quarter.tolist() == [0.10, 0.03]  # the worst seed
+    assert got.missing.isna().all()

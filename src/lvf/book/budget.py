@@ -41,6 +41,7 @@ __all__ = [
     "STUDIES",
     "Part",
     "Study",
+    "by_budget",
     "by_setting",
     "cost_hours",
     "figure",
@@ -803,6 +804,29 @@ def table(chapter: str, scale: str = "book"):
     if not rows:
         return pd.DataFrame(columns=["multiplier", "seed", "seconds"])
     return pd.DataFrame(rows).sort_values(["multiplier", "seed"]).reset_index(drop=True)
+
+
+def by_budget(cells, columns: Sequence[str]):
+    """The models of a study at each budget: the mean over the seeds of every column of
+    ``columns`` and the largest ``loss_drop_last_quarter`` (a budget is on a plateau only if
+    every seed is).
+
+    Parameters
+    ----------
+    cells
+        :func:`table` of a study (may be empty).
+    columns
+        Per-cell values to average (a column the cells lack comes back as NaN).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per budget (index ``budget``, the multiplier), ``columns`` then
+        ``loss_drop_last_quarter``.
+    """
+    grown = cells.reindex(columns=["multiplier", *columns, "loss_drop_last_quarter"])
+    how = {c: "max" if c == "loss_drop_last_quarter" else "mean" for c in grown.columns[1:]}
+    return grown.groupby("multiplier").agg(how).rename_axis("budget")
 
 
 def by_setting(chapter: str, measures: Sequence[str], scale: str = "book"):
