@@ -488,3 +488,120 @@ def test_by_budget_averages_seeds_and_keeps_the_worst_plateau():
     assert got.attractors.tolist() == [7.5, 8.0]
     assert got.loss_drop_last_quarter.tolist() == [0.10, 0.03]  # the worst seed
     assert got.missing.isna().all()
+
+
+def test_ch11_cell_is_the_chapters_protocol_at_1x(tmp_path, monkeypatch):
+    """ch11's 1× cell runs chapter 11's protocol on the chapter's own stand-in (the same cache
+    file): its trajectory − KNN gap per OOD set is the chapter's, and its Fig. 12 effect is
+    the log10 shrink of the median residual. The book has every CIFAR-10 image it holds
+    already, so 2× doubles the epochs on the same images, schedule stretched."""
+    import numpy as np
+    import torch
+
+    from lvf.book.standins import book_autoencoder
+    from lvf.protocols import ood
+    from lvf.protocols.norms import track_norms
+    from lvf.train import seeded, trained
+    from lvf.train.registry import _at_scale, chapter_settings
+
+    monkeypatch.setenv("LVF_BUDGET", str(tmp_path / "budget"))
+    monkeypatch.setenv("LVF_CACHE", str(tmp_path / "cache"))
+    budget.run("ch11", scale="tiny", multipliers=(1, 2), seeds=(0,), device="cpu")
+    df = budget.table("ch11", "tiny")
+    ns = chapter_settings("ch11", "tiny")
+    S = ns["S"]
+    with _at_scale("tiny"):
+        config = seeded(book_autoencoder(), 0)
+    assert list(df.epochs) == [config.epochs, 2 * config.epochs]
+    assert list(df.n_train) == [config.n_train, config.n_train]
+    run = trained(config, device="cpu", progress=False)
+    assert run.from_cache  # the 1x cell trained the chapter's own model
+    model = run.model.eval()
+    ref, sets = ood.cifar_sets(S["n_ref"], S["n_test"], 0)
+    assert list(sets) == ["CIFAR-10 (ID)", *ood.CIFAR_OOD_SETS]
+    out = ood.run(
+        model.encode, model.decode, ref, sets, knn_k=S["knn"], tol=ns["TOL"],
+        max_steps=S["max_steps"], n_attractor_starts=S["n_att"], device="cpu",
+    )  # fmt: skip
+    cell = df[df.multiplier == 1].iloc[0]
+    for name, per in out.metrics().items():
+        want = per["trajectory"]["AUROC"] - per[out.knn_paper]["AUROC"]
+        assert cell[f"fig5-trajectory-beats-knn@{name}"] == pytest.approx(want, nan_ok=True)
+    with torch.no_grad():
+        z0 = model.encode(sets["CIFAR-10 (ID)"][: S["track_n"]])
+    summ = track_norms(model.latent_map(), z0, S["track_steps"]).summary()
+    shrink = np.log10(summ["residual_first"] / summ["residual_last"])
+    assert cell["fig12-trajectories-contractive"] == pytest.approx(shrink)
+    assert len(budget.STUDIES["ch11"].parts) == 2 * len(ood.CIFAR_OOD_SETS) + 1
+    for p in budget.STUDIES["ch11"].parts:
+        assert p.column in cell.index
+
+
+def test_ch10_cell_is_the_chapters_protocol_on_the_ch11_networks(tmp_path, monkeypatch):
+    """ch10's cells probe the very networks of ch11's study (the same cache files: ch10
+    trains nothing ch11 has trained) with chapter 10's protocol: the relative OMP gap per
+    test set, averaged over the numbers of atoms below k (Fig. 4b) and at 5 % of them
+    (Fig. 4a)."""
+    from lvf.book.standins import book_autoencoder
+    from lvf.protocols import dictionary
+    from lvf.train import seeded
+    from lvf.train.registry import _at_scale, chapter_settings
+
+    monkeypatch.setenv("LVF_BUDGET", str(tmp_path / "budget"))
+    monkeypatch.setenv("LVF_CACHE", str(tmp_path / "cache"))
+    with _at_scale("tiny"):
+        config = book_autoencoder()
+    twice = budget.scaled(seeded(config, 0), 2, data=False)
+    assert twice == seeded(budget.scaled(config, 2, data=False), 0)  # ch11's and ch10's order
+    budget.run("ch10", scale="tiny", multipliers=(1, 2), seeds=(0,), device="cpu")
+    assert seeded(config, 0).cache_path().is_file() and twice.cache_path().is_file()
+    df = budget.table("ch10", "tiny")
+    assert list(df.epochs) == [config.epochs, 2 * config.epochs]
+    assert (df.train_seconds_cached == 0).all()  # both trained by the cells themselves
+    ns = chapter_settings("ch10", "tiny")
+    S = ns["S"]
+    with _at_scale("tiny"):
+        probes = dictionary.probe_trained(
+            config, dictionary.test_sets(S["n_test"]), S["levels"], seeds=[0], tol=ns["TOL"],
+            max_steps=S["max_steps"],
+        )  # fmt: skip
+    table = dictionary.gap_table(probes)
+    k = probes[0].model.k
+    cell = df[df.multiplier == 1].iloc[0]
+    below = dictionary.gap_effects(table, [a for a in S["levels"] if a < k])
+    five = dictionary.gap_effects(table, [round(0.05 * k)])
+    assert list(below) == ["CIFAR-10", "Kodak crops", "Fashion-MNIST", "MNIST"]
+    for name in below:
+        assert cell[f"fig4-attractors-beat-orthogonal@{name}"] == pytest.approx(below[name][0])
+        assert cell[f"fig4a-five-percent-atoms@{name}"] == pytest.approx(five[name][0])
+    for p in budget.STUDIES["ch10"].parts:
+        assert p.column in cell.index
+
+
+def test_ch12_cell_is_the_chapters_fig17_measurement(tmp_path, monkeypatch):
+    """ch12's 1× cell trains the chapter's two tiny language models of the seed (the same
+    cache files) and reads Fig. 17's effects from the chapter's traces; 2× doubles the
+    optimizer steps."""
+    from lvf.models.tinylm import TinyLMConfig
+    from lvf.protocols.norms import residual_stream_traces
+    from lvf.train import trained_lm
+    from lvf.train.registry import chapter_configs, chapter_settings
+
+    monkeypatch.setenv("LVF_BUDGET", str(tmp_path / "budget"))
+    monkeypatch.setenv("LVF_CACHE", str(tmp_path / "cache"))
+    budget.run("ch12", scale="tiny", multipliers=(1, 2), seeds=(0,), device="cpu")
+    df = budget.table("ch12", "tiny")
+    S = chapter_settings("ch12", "tiny")["S"]
+    assert list(df.steps) == [S["lm_steps"], 2 * S["lm_steps"]]
+    cell = df[df.multiplier == 1].iloc[0]
+    ours = [c for c in chapter_configs("ch12", "tiny") if isinstance(c, TinyLMConfig)]
+    for arch in ("qwen3", "llama"):
+        config = next(c for c in ours if c.arch == arch and c.seed == 0)
+        lm = trained_lm(config)
+        assert lm.from_cache  # the 1x cell trained the chapter's own model
+        for variant, tr in residual_stream_traces(lm, S["n_seq"], S["iters"]).items():
+            for effect in ("latent residual falls", "norm bounded"):
+                assert cell[f"{variant}: {effect}"] == pytest.approx(tr.effects()[effect])
+    assert len(budget.STUDIES["ch12"].parts) == 8
+    for p in budget.STUDIES["ch12"].parts:
+        assert p.column in cell.index

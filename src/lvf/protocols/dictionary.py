@@ -23,6 +23,7 @@ actually uses — information read from the weights alone, without data.
   model; :func:`probe_adapter` for the SD / SDXL VAEs); :func:`probe_trained` — over seeds of
   a trained stand-in (each seed retrains the model, :func:`lvf.train.seeded`, and draws its
   own starts). :func:`convergence_table` — how the starts of each seed ended.
+* :func:`test_sets` — chapter 10's four test sets for its CIFAR-10 stand-in.
 * :func:`gap_table` and :func:`gap_effects` — the relative error gap (orthogonal −
   attractors) / orthogonal per seed, dataset and number of atoms, and its per-seed mean over
   chosen numbers of atoms: the effects a verdict is judged on (:func:`lvf.book.verdicts.judge`).
@@ -54,7 +55,32 @@ __all__ = [
     "probe_seeds",
     "probe_trained",
     "sparse_code_errors",
+    "test_sets",
 ]
+
+
+def test_sets(n: int) -> dict[str, Tensor]:
+    """Chapter 10's test images for its CIFAR-10 stand-in, from near to far from the training
+    data: the CIFAR-10 test images, 32-px crops of the Kodak photographs, and Fashion-MNIST
+    and MNIST (gray levels copied into three channels); the same draw for every seed.
+
+    Returns
+    -------
+    dict
+        ``{name: (n, 3, 32, 32) tensor in [0, 1]}``, CIFAR-10 first.
+    """
+    import warnings
+
+    from lvf import data
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", data.DataSourceWarning)
+        return {
+            "CIFAR-10": data.load("cifar10", "test", n, seed=0)[0],
+            "Kodak crops": data.photo_crops(n, 32, source="kodak", seed=0),
+            "Fashion-MNIST": data.load("fashion-mnist", "test", n, seed=0)[0].expand(-1, 3, -1, -1),
+            "MNIST": data.load("mnist", "test", n, seed=0)[0].expand(-1, 3, -1, -1),
+        }
 
 
 def orthogonal_starts(

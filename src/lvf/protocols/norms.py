@@ -34,6 +34,7 @@ __all__ = [
     "MAX_FALL",
     "NormTrace",
     "embedding_norm",
+    "residual_stream_traces",
     "trace_effects",
     "trace_table",
     "track_norms",
@@ -229,3 +230,33 @@ def trace_table(traces: Mapping[int, Mapping[str, NormTrace]]):
         for variant, tr in per.items()
     ]
     return pd.DataFrame(rows)
+
+
+def residual_stream_traces(lm, n_seq: int, steps: int) -> dict[str, NormTrace]:
+    """Fig. 17's measurement on one trained tiny language model (chapter 12): iterate its
+    residual stream from the token embeddings of ``n_seq`` held-out byte windows (the same
+    windows for every model: :func:`lvf.models.tinylm.windows` with seed 1), read both before
+    and after the final norm (``choice-llm-iteration``), ``steps`` times each.
+
+    Parameters
+    ----------
+    lm
+        A :class:`lvf.train.TrainedLM` (``.model``, ``.config``).
+
+    Returns
+    -------
+    dict
+        ``{"<arch>, before final norm": NormTrace, "<arch>, after final norm": NormTrace}``,
+        each over ``(n_seq, seq_len, hidden)`` starts.
+    """
+    from lvf.models import adapters, tinylm
+
+    ids = tinylm.windows(lm.config, n_seq, seed=1)
+    out = {}
+    for final_norm in (False, True):
+        ad = adapters.causal_lm(lm.model, final_norm=final_norm)
+        with torch.no_grad():
+            h0 = ad.embed(ids)
+        label = f"{lm.config.arch}, {'after' if final_norm else 'before'} final norm"
+        out[label] = track_norms(ad.latent_map(), h0, steps)
+    return out

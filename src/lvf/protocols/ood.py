@@ -55,9 +55,11 @@ if TYPE_CHECKING:
     from lvf.book.verdicts import Verdict
 
 __all__ = [
+    "CIFAR_OOD_SETS",
     "PAPER_FIG5A",
     "OODResult",
     "across_seeds",
+    "cifar_sets",
     "describe_gaps",
     "gaps",
     "judge_gaps",
@@ -134,6 +136,50 @@ def mnist_sets(n: int, seed: int, x_ref: Tensor) -> dict[str, Tensor]:
     sets["uniform noise"] = torch.rand(n, 1, 32, 32, generator=g)
     sets["Gaussian noise"] = (mu + sd * torch.randn(n, 1, 32, 32, generator=g)).clamp(0, 1)
     return sets
+
+
+CIFAR_OOD_SETS: tuple[str, ...] = ("Kodak crops", "Fashion-MNIST", "MNIST", "uniform noise")
+"""The out-of-distribution sets of :func:`cifar_sets`, in order: from near (natural photos)
+to far (noise)."""
+
+
+def cifar_sets(n_ref: int, n: int, seed: int) -> tuple[Tensor, dict[str, Tensor]]:
+    """The reference images and evaluation sets of chapter 11's CIFAR-10 autoencoder: the
+    CIFAR-10 test set (in distribution, ``"CIFAR-10 (ID)"``) and the four sets of
+    :data:`CIFAR_OOD_SETS`, gray images copied into three channels.
+
+    Parameters
+    ----------
+    n_ref
+        CIFAR-10 training images for the references (KNN, Mahalanobis, the attractors).
+    n
+        Images per evaluation set.
+    seed
+        Which draw (the test sets with ``seed``, the references and crops with ``seed + 1``,
+        the noise with a generator seeded ``seed``).
+
+    Returns
+    -------
+    ref, sets
+        ``(n_ref, 3, 32, 32)`` and ``{name: (n, 3, 32, 32)}``, in ``[0, 1]``, CIFAR-10 first.
+    """
+    from lvf import data
+
+    def rgb(x: Tensor) -> Tensor:
+        return x.expand(-1, 3, -1, -1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", data.DataSourceWarning)
+        ref = data.load("cifar10", "train", n_ref, seed=seed + 1)[0]
+        noise = torch.Generator().manual_seed(seed)
+        sets = {
+            "CIFAR-10 (ID)": data.load("cifar10", "test", n, seed=seed)[0],
+            "Kodak crops": data.photo_crops(n, 32, source="kodak", seed=seed + 1),
+            "Fashion-MNIST": rgb(data.load("fashion-mnist", "test", n, seed=seed)[0]),
+            "MNIST": rgb(data.load("mnist", "test", n, seed=seed)[0]),
+            "uniform noise": torch.rand(n, 3, 32, 32, generator=noise),
+        }
+    return ref, sets
 
 
 def paper_table() -> pd.DataFrame:
