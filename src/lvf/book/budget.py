@@ -208,6 +208,29 @@ def _loss_diagnostics(run) -> dict[str, float]:
     return {"final_loss": loss[-1], "loss_drop_last_quarter": loss_drop(loss)}
 
 
+def _train_time(run, cached: bool | None = None) -> dict[str, float]:
+    """The model's training seconds as recorded when it was trained (so a recomputed cell,
+    ``--force``, keeps them), and the same again when the cell found it in the cache
+    (``cached``, default ``run.from_cache``) rather than training it: :func:`cost_hours`
+    adds those."""
+    seconds = float(run.history["train_seconds"][0])
+    found = run.from_cache if cached is None else cached
+    return {"train_seconds": seconds, "train_seconds_cached": seconds if found else 0.0}
+
+
+def _gap_cells(out, seed: int, claims: dict) -> dict[str, float]:
+    """The trajectory score's AUROC gap per claim and OOD set of one seed's
+    :func:`lvf.protocols.ood.run` result: against the KNN score (``"knn"``, the largest
+    ``K``), or the better of the named baselines, as chapters 9 and 11 judge them."""
+    from lvf.protocols import ood
+
+    cells: dict[str, float] = {}
+    for cid, (against, *_) in claims.items():
+        table = ood.gaps({seed: out}, [out.knn_paper] if against == "knn" else against)
+        cells |= {f"{cid}@{r.set}": float(r.gap) for r in table.itertuples()}
+    return cells
+
+
 def _steps(config, n: int | None = None) -> int:
     """Optimizer steps of ``config``; ``n``, the training images it had, when ``n_train`` is
     ``None`` and the machine holds fewer than the full split (CIFAR-10 here)."""
@@ -239,7 +262,6 @@ def _ch01(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
     att = main.major
     mixture = lvf.data.GaussianMixture2D.circle(n_modes=8, radius=2.0, std=0.2)
     effects = plane.attractor_effects(main, mixture.log_prob)  # as the chapter's toy_effects
-    seconds = float(run.history["train_seconds"][0])
     return {
         **effects,
         "largest_sigma": 1 - effects["contraction"],
@@ -251,9 +273,7 @@ def _ch01(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
         "epochs": config.epochs,
         "steps": _steps(config),
         **_loss_diagnostics(run),
-        # as recorded when the model was trained, so a recomputed cell (--force) keeps it
-        "train_seconds": seconds,
-        "train_seconds_cached": seconds if run.from_cache else 0.0,
+        **_train_time(run),
     }
 
 
@@ -300,10 +320,7 @@ def _ch02(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
     out = plane.mnist_effects(s, density, plane.convergence_steps(s))
     out |= {"window": s.lim, "fixed_points": len(s.centers), "converged_d": s.converged_d}
     out |= {"n_train": config.n_train, "epochs": config.epochs, "steps": _steps(config)}
-    # as recorded when the model was trained, so a recomputed cell (--force) keeps it
-    out["train_seconds"] = float(run.history["train_seconds"][0])
-    out["train_seconds_cached"] = out["train_seconds"] if run.from_cache else 0.0
-    return out | _loss_diagnostics(run)
+    return out | _train_time(run) | _loss_diagnostics(run)
 
 
 # ---- ch08: training dynamics (Sec. 3.4, Fig. 3 and Fig. 13 right) --------------------------
@@ -371,10 +388,7 @@ def _ch09(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
         knn_k=(ns["K_PAPER"], S["k_small"]), tol=ns["TOL"], max_steps=S["max_steps"],
         n_attractor_starts=S["n_att"], device=device,
     )  # fmt: skip
-    cells: dict[str, float] = {}
-    for cid, (against, _, _) in _CH09.items():
-        table = ood.gaps({seed: out}, [out.knn_paper] if against == "knn" else against)
-        cells |= {f"{cid}@{r.set}": float(r.gap) for r in table.itertuples()}
+    cells = _gap_cells(out, seed, _CH09)
     cells |= {
         "n_train": config.n_train,
         "epochs": config.epochs,
@@ -429,9 +443,8 @@ def _ch10(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
             "n_train": n_train,
             "epochs": config.epochs,
             "steps": _steps(config, n_train),
-            "train_seconds": float(run.history["train_seconds"][0]),
-            "train_seconds_cached": float(run.history["train_seconds"][0]) * cached,
         }
+        | _train_time(run, cached)
         | _loss_diagnostics(run)
     )
 
@@ -471,10 +484,7 @@ def _ch11(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
         model.encode, model.decode, ref, sets, knn_k=S["knn"], tol=ns["TOL"],
         max_steps=S["max_steps"], n_attractor_starts=S["n_att"], device=device,
     )  # fmt: skip
-    cells: dict[str, float] = {}
-    for cid, (against, _, _) in _CH11.items():
-        table = ood.gaps({seed: out}, [out.knn_paper] if against == "knn" else against)
-        cells |= {f"{cid}@{r.set}": float(r.gap) for r in table.itertuples()}
+    cells = _gap_cells(out, seed, _CH11)
     with torch.no_grad():
         z0 = model.encode(sets[out.id_name][: S["track_n"]].to(device))
     summ = track_norms(model.latent_map(), z0, S["track_steps"]).summary()
@@ -487,10 +497,8 @@ def _ch11(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]
         "steps": _steps(config, n_train),
         "converged_fraction": float(out.converged_fraction),
         "attractors": len(out.attractors),
-        "train_seconds": float(run.history["train_seconds"][0]),
-        "train_seconds_cached": float(run.history["train_seconds"][0]) * run.from_cache,
     }
-    return cells | _loss_diagnostics(run)
+    return cells | _train_time(run) | _loss_diagnostics(run)
 
 
 # ---- ch12: the residual stream of tiny language models (App. B.8.2, Fig. 17) --------------
