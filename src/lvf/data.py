@@ -87,6 +87,7 @@ __all__ = [
     "photo_files",
     "source",
     "to_gray",
+    "to_rgb",
     "toy2d",
     "train_test",
 ]
@@ -533,6 +534,19 @@ def to_gray(images: Tensor) -> Tensor:
         return images
     w = torch.tensor([0.299, 0.587, 0.114], dtype=images.dtype, device=images.device)
     return (images * w.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+
+
+def to_rgb(images: Tensor) -> Tensor:
+    """Gray images ``(N, 1, H, W)`` as three equal channels ``(N, 3, H, W)`` (a view, no copy),
+    so that a colour model can read them; RGB images are returned as they are. The inverse
+    direction is :func:`to_gray`.
+
+    >>> to_rgb(torch.zeros(2, 1, 4, 4)).shape
+    torch.Size([2, 3, 4, 4])
+    """
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"expected (N, 1 or 3, H, W) images, got {tuple(images.shape)}")
+    return images.expand(-1, 3, -1, -1)
 
 
 def load(

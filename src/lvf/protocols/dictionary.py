@@ -78,8 +78,8 @@ def test_sets(n: int) -> dict[str, Tensor]:
         return {
             "CIFAR-10": data.load("cifar10", "test", n, seed=0)[0],
             "Kodak crops": data.photo_crops(n, 32, source="kodak", seed=0),
-            "Fashion-MNIST": data.load("fashion-mnist", "test", n, seed=0)[0].expand(-1, 3, -1, -1),
-            "MNIST": data.load("mnist", "test", n, seed=0)[0].expand(-1, 3, -1, -1),
+            "Fashion-MNIST": data.to_rgb(data.load("fashion-mnist", "test", n, seed=0)[0]),
+            "MNIST": data.to_rgb(data.load("mnist", "test", n, seed=0)[0]),
         }
 
 

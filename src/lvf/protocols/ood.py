@@ -165,9 +165,6 @@ def cifar_sets(n_ref: int, n: int, seed: int) -> tuple[Tensor, dict[str, Tensor]
     """
     from lvf import data
 
-    def rgb(x: Tensor) -> Tensor:
-        return x.expand(-1, 3, -1, -1)
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", data.DataSourceWarning)
         ref = data.load("cifar10", "train", n_ref, seed=seed + 1)[0]
@@ -175,8 +172,8 @@ def cifar_sets(n_ref: int, n: int, seed: int) -> tuple[Tensor, dict[str, Tensor]
         sets = {
             "CIFAR-10 (ID)": data.load("cifar10", "test", n, seed=seed)[0],
             "Kodak crops": data.photo_crops(n, 32, source="kodak", seed=seed + 1),
-            "Fashion-MNIST": rgb(data.load("fashion-mnist", "test", n, seed=seed)[0]),
-            "MNIST": rgb(data.load("mnist", "test", n, seed=seed)[0]),
+            "Fashion-MNIST": data.to_rgb(data.load("fashion-mnist", "test", n, seed=seed)[0]),
+            "MNIST": data.to_rgb(data.load("mnist", "test", n, seed=seed)[0]),
             "uniform noise": torch.rand(n, 3, 32, 32, generator=noise),
         }
     return ref, sets
