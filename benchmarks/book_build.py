@@ -8,8 +8,11 @@ Each run builds the website with README's command (``jupyter-book build . -W --k
 into its own output folder, so the notebook execution cache starts empty and every chapter
 is executed; ``--cache`` points ``LVF_CACHE`` at a folder of trained models (a new, empty one
 when omitted: a cold build). The chapter times are read from jupyter-cache's records
-(``execution_seconds`` of each notebook). ``--collect`` reads them from an earlier build's
-output folder instead of building. Results are merged into
+(``execution_seconds`` of each notebook); the seconds each chapter spent training its
+models, and how many it trained, come from the chapters' own run stamps
+(``book/_claims/runs``, :func:`lvf.book.report.runs`), so that one cold build also gives the
+chapters' times without training. ``--collect`` reads them from an earlier build's output
+folder instead of building. Results are merged into
 ``benchmarks/results/book-build.json`` under the label, with machine, date and commit;
 the instructor page of the book shows that file.
 """
@@ -41,6 +44,26 @@ def chapter_times(output: Path) -> dict[str, float]:
         if seconds is not None:
             times[Path(rec.uri).stem] = round(float(seconds), 1)
     return dict(sorted(times.items()))
+
+
+def training_times(since: float | None = None) -> dict[str, dict[str, float]]:
+    """Per chapter, ``{"train_s", "trained", "cached", "fetched"}`` from the run stamps the
+    chapters wrote (only stamps written after ``since``, a ``time.time()``, when given;
+    stamps from before the counts existed are skipped)."""
+    runs = ROOT / "book" / "_claims" / "runs"
+    out = {}
+    for f in sorted(runs.glob("*.json")):
+        if since is not None and f.stat().st_mtime < since:
+            continue
+        r = json.loads(f.read_text())
+        if "train_seconds" in r:
+            out[r["chapter"]] = {
+                "train_s": r["train_seconds"],
+                "trained": r["models_trained"],
+                "cached": r["models_cached"],
+                "fetched": r["models_fetched"],
+            }
+    return out
 
 
 def machine() -> dict[str, object]:
@@ -79,9 +102,11 @@ def main() -> None:
     a = p.parse_args()
 
     before = machine()
+    started = time.time()
     if a.collect:  # the load now says nothing about that earlier build
         before["load_average_1_5_15"] = None
         rc, total, times = 0, a.total_s, chapter_times(a.collect)
+        started = None
     else:
         cache = a.cache or Path(tempfile.mkdtemp(prefix="lvf-book-cache-"))
         out = Path(tempfile.mkdtemp(prefix="lvf-book-build-"))
@@ -94,6 +119,7 @@ def main() -> None:
         "build_s": None if total is None else round(total, 1),
         "chapters_s": times,
         "chapters_total_s": round(sum(times.values()), 1),
+        "training": training_times(started),
         "machine": before,
         "load_after": None if a.collect else [round(x, 2) for x in os.getloadavg()],
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

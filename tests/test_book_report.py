@@ -100,6 +100,46 @@ def test_table_stamps_the_chapter_run(tmp_path, monkeypatch):
     assert run["seconds"] >= 0 and run["threads"] >= 1
 
 
+def test_the_run_stamp_counts_the_chapters_models_and_its_training_time(tmp_path, monkeypatch):
+    """A chapter's stamp says which models it trained and which it loaded, and how long the
+    training took: what separates a cold run from one with a warm cache."""
+    from lvf.train import TrainConfig, _tally, trained
+
+    monkeypatch.setenv("LVF_CLAIMS", str(tmp_path / "claims"))
+    monkeypatch.setenv("LVF_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LVF_OFFLINE", "1")
+    a = TrainConfig(model="mlp", dataset="toy:gaussians", n_train=64, epochs=2, batch_size=32)
+    b = TrainConfig(model="mlp", dataset="toy:gaussians", n_train=64, epochs=3, batch_size=32)
+    _tally.reset()
+    try:
+        first = trained(a, device="cpu", progress=False)
+        trained(a, device="cpu", progress=False)  # asked again: still one model, trained
+        report.table("cold")
+        _tally.reset()  # a new kernel: a is in the cache now, b is not
+        trained(a, device="cpu", progress=False)
+        second = trained(b, device="cpu", progress=False)
+        report.table("warm")
+    finally:
+        _tally.reset()
+    cold, warm = sorted(report.runs(), key=lambda r: r["chapter"])
+    assert (cold["models_trained"], cold["models_cached"], cold["models_fetched"]) == (1, 0, 0)
+    assert cold["train_seconds"] == round(first.history["train_seconds"][0], 1) > 0
+    assert (warm["models_trained"], warm["models_cached"]) == (1, 1)
+    assert warm["train_seconds"] == round(second.history["train_seconds"][0], 1)
+
+    table = report.run_table(report.runs())
+    assert list(table.index) == ["cold", "warm", "all chapters"]
+    row = table.loc["cold"]
+    assert row["without training s"] == pytest.approx(cold["seconds"] - cold["train_seconds"])
+    assert table.loc["all chapters", "trained"] == 2
+    assert table.loc["all chapters", "seconds"] == pytest.approx(cold["seconds"] + warm["seconds"])
+    # a stamp from before the counts leaves the sums empty instead of leaving it out
+    old = {k: v for k, v in cold.items() if not k.startswith(("models_", "train_"))}
+    mixed = report.run_table([old, warm])
+    assert mixed["training s"].isna()["all chapters"]
+    assert mixed.loc["all chapters", "seconds"] == pytest.approx(old["seconds"] + warm["seconds"])
+
+
 def test_summary_counts_verdicts_by_model_kind_and_the_figure_draws_them(tmp_path, monkeypatch):
     import matplotlib
 

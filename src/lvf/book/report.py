@@ -39,6 +39,7 @@ __all__ = [
     "markdown",
     "record",
     "reproduction",
+    "run_table",
     "runs",
     "summary",
     "table",
@@ -244,8 +245,10 @@ def table(chapter: str):
 
     Called in a chapter's closing cell, it also stamps the chapter's running time: the
     seconds since ``lvf`` was first imported in this process (a chapter's first cell), with
-    the scale, the machine and the number of torch threads, in ``runs/<chapter>.json`` of
-    :func:`claims_dir`. :func:`runs` reads them back.
+    the scale, the machine, the number of torch threads and what the chapter's models cost
+    (how many were loaded from the cache, fetched or trained, and the seconds spent
+    training them), in ``runs/<chapter>.json`` of :func:`claims_dir`. :func:`runs` reads
+    them back.
     """
     _stamp_run(chapter)
     rows = [
@@ -265,10 +268,12 @@ def _stamp_run(chapter: str) -> None:
     import torch
 
     import lvf
+    from lvf.train import _tally
 
     run = dict(
         chapter=chapter,
         seconds=round(time.monotonic() - lvf._STARTED, 1),
+        **_tally.snapshot(),
         scale=current_scale(),
         hardware=_hardware(),
         threads=torch.get_num_threads(),
@@ -285,10 +290,63 @@ def runs() -> list[dict[str, Any]]:
     """The running time of every chapter's last execution, by chapter name.
 
     Each entry holds ``chapter``, ``seconds`` (from the chapter's first ``import lvf`` to its
-    closing table), ``scale``, ``hardware``, ``threads``, ``date`` and ``commit``.
+    closing table), ``models_cached``, ``models_fetched``, ``models_trained`` and
+    ``train_seconds`` (the seconds of ``seconds`` spent training; absent in stamps written
+    before they were recorded), ``scale``, ``hardware``, ``threads``, ``date`` and
+    ``commit``.
     """
     files = sorted((claims_dir() / "runs").glob("*.json"))
     return [json.loads(f.read_text(encoding="utf-8")) for f in files]
+
+
+def run_table(entries: Any = None):
+    """The chapters' running times as a table, with what their models cost.
+
+    Parameters
+    ----------
+    entries
+        :func:`runs`' entries (a list of dicts or a DataFrame); default: :func:`runs`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per chapter, indexed by chapter: ``scale``, ``seconds``, ``trained``,
+        ``fetched``, ``cached`` (models), ``training s``, ``without training s``
+        (``seconds − training s``: about the chapter's time with a warm cache or the
+        published checkpoints), ``threads``, ``hardware``, ``date``, ``commit``; and a last
+        row ``all chapters`` with the sums (left empty where a stamp predates the counts, so
+        that a sum never silently leaves a chapter out).
+    """
+    import pandas as pd
+
+    df = pd.DataFrame(entries if entries is not None else runs())
+    if df.empty:
+        return df
+    for col in ("models_trained", "models_fetched", "models_cached", "train_seconds"):
+        if col not in df:
+            df[col] = float("nan")
+    out = pd.DataFrame(
+        {
+            "scale": df["scale"],
+            "seconds": df["seconds"],
+            "trained": df["models_trained"],
+            "fetched": df["models_fetched"],
+            "cached": df["models_cached"],
+            "training s": df["train_seconds"],
+            "without training s": (df["seconds"] - df["train_seconds"]).round(1),
+            "threads": df["threads"],
+            "hardware": df["hardware"],
+            "date": df["date"],
+            "commit": df["commit"],
+        }
+    ).set_index(df["chapter"].rename("chapter"))
+    numeric = ["seconds", "trained", "fetched", "cached", "training s", "without training s"]
+    total = {c: out[c].sum(min_count=len(out)) if out[c].notna().all() else float("nan")
+             for c in numeric}  # fmt: skip
+    scales = sorted(set(out["scale"]))
+    total["scale"] = scales[0] if len(scales) == 1 else "mixed"
+    out.loc["all chapters"] = pd.Series(total)
+    return out.astype({c: "Int64" for c in ("trained", "fetched", "cached", "threads")})
 
 
 def reproduction() -> tuple[list[dict[str, Any]], list[Claim]]:

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from lvf import data as _data
 from lvf.cache import CacheWarning, Entry
 from lvf.models import Denoising, build_model, model_class
+from lvf.train import _tally
 
 __all__ = [
     "CACHE_VERSION",
@@ -549,6 +550,7 @@ def trained(
     entry = config._entry()
     content, fetched = load_or_fetch(entry, progress=progress)
     if content is not None:
+        _tally.note(entry.path.name, "fetched" if fetched else "cached")
         return replace(_from_cache(config, content, device), fetched=fetched)
 
     x_train = training_data(config)
@@ -578,6 +580,7 @@ def trained(
         start = time.perf_counter()
         history = fit(learner, x_train, **config.fit_kwargs(), callback=keep, progress=progress)
     history["train_seconds"] = [time.perf_counter() - start]
+    _tally.note(entry.path.name, "trained", history["train_seconds"][0])
     entry.store(
         {
             "state_dict": _cpu_state(model),

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from lvf.cache import Entry
 from lvf.models.tinylm import TinyLMConfig, corpus_split, windows
+from lvf.train import _tally
 
 __all__ = ["TrainedLM", "trained_lm"]
 
@@ -53,8 +54,9 @@ def trained_lm(config: TinyLMConfig | None = None) -> TrainedLM:
     from lvf.train.hub import load_or_fetch
 
     entry = _entry(config)
-    content, _ = load_or_fetch(entry)
+    content, fetched = load_or_fetch(entry)
     if content is not None:
+        _tally.note(entry.path.name, "fetched" if fetched else "cached")
         with torch.random.fork_rng(devices=[]):
             model = config.build()
         model.load_state_dict(content["state_dict"])
@@ -89,6 +91,7 @@ def trained_lm(config: TinyLMConfig | None = None) -> TrainedLM:
         sched.step()
         losses.append(float(loss.detach()))
     seconds = time.perf_counter() - start
+    _tally.note(entry.path.name, "trained", seconds)
     model.eval()
     with torch.no_grad():
         val = windows(config, 64, seed=12345, length=config.seq_len + 1)
