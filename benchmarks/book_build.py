@@ -46,11 +46,12 @@ def chapter_times(output: Path) -> dict[str, float]:
     return dict(sorted(times.items()))
 
 
-def training_times(since: float | None = None) -> dict[str, dict[str, float]]:
+def training_times(
+    since: float | None = None, runs: Path = ROOT / "book" / "_claims" / "runs"
+) -> dict[str, dict[str, float]]:
     """Per chapter, ``{"train_s", "trained", "cached", "fetched"}`` from the run stamps the
-    chapters wrote (only stamps written after ``since``, a ``time.time()``, when given;
-    stamps from before the counts existed are skipped)."""
-    runs = ROOT / "book" / "_claims" / "runs"
+    chapters wrote in ``runs`` (only stamps written after ``since``, a ``time.time()``, when
+    given; stamps from before the counts existed are skipped)."""
     out = {}
     for f in sorted(runs.glob("*.json")):
         if since is not None and f.stat().st_mtime < since:

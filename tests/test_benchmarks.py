@@ -77,3 +77,28 @@ def test_chunked_evaluation_gives_the_same_iterates(bench):
         part = bench.run_iterate(f, z0, tol=1e-10, max_steps=3000, batch_size=128, chunk=chunk)
         assert torch.equal(part.steps, whole.steps)
         torch.testing.assert_close(part.final, whole.final, rtol=0, atol=1e-6)
+
+
+def test_book_build_reads_each_chapters_training_from_its_run_stamp(tmp_path):
+    """The book-build benchmark splits a chapter's time into training and the rest from the
+    stamps the chapters write; stamps older than the build, or from before the counts, are
+    not this build's."""
+    import os
+    import time
+
+    spec = importlib.util.spec_from_file_location("lvf_book_build", BENCH / "book_build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    counts = {"models_trained": 3, "models_cached": 1, "models_fetched": 0}
+    stamps = {
+        "ch_new": {"chapter": "ch_new", "seconds": 50.0, "train_seconds": 30.5, **counts},
+        "ch_counts_missing": {"chapter": "ch_counts_missing", "seconds": 9.0},
+        "ch_old": {"chapter": "ch_old", "seconds": 70.0, "train_seconds": 60.0, **counts},
+    }
+    for name, stamp in stamps.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(stamp))
+    start = time.time()
+    os.utime(tmp_path / "ch_old.json", (start - 3600, start - 3600))  # before the build
+    got = module.training_times(start - 60, runs=tmp_path)
+    assert got == {"ch_new": {"train_s": 30.5, "trained": 3, "cached": 1, "fetched": 0}}
+    assert set(module.training_times(None, runs=tmp_path)) == {"ch_new", "ch_old"}
