@@ -341,8 +341,7 @@ def run_table(entries: Any = None):
         }
     ).set_index(df["chapter"].rename("chapter"))
     numeric = ["seconds", "trained", "fetched", "cached", "training s", "without training s"]
-    total = {c: out[c].sum(min_count=len(out)) if out[c].notna().all() else float("nan")
-             for c in numeric}  # fmt: skip
+    total = {c: out[c].sum() if out[c].notna().all() else float("nan") for c in numeric}
     scales = sorted(set(out["scale"]))
     total["scale"] = scales[0] if len(scales) == 1 else "mixed"
     out.loc["all chapters"] = pd.Series(total)

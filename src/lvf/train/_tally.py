@@ -11,28 +11,30 @@ or published checkpoints. Nothing here changes what is trained; it only counts.
 from __future__ import annotations
 
 _STATUS: dict[str, str] = {}  # cache file name -> "cached" | "fetched" | "trained" (first wins)
-_SECONDS: list[float] = [0.0]  # training seconds of the models trained in this process
+_seconds = 0.0  # training seconds of the models trained in this process
 
 
 def note(name: str, status: str, seconds: float = 0.0) -> None:
     """Count one call: model ``name`` (its cache file name) was ``status``; a trained model adds
     its training ``seconds``. A model asked for again keeps the status of its first call."""
+    global _seconds
     if status not in ("cached", "fetched", "trained"):
         raise ValueError(f"status must be 'cached', 'fetched' or 'trained', got {status!r}")
     if name not in _STATUS:
         _STATUS[name] = status
         if status == "trained":
-            _SECONDS[0] += float(seconds)
+            _seconds += float(seconds)
 
 
 def snapshot() -> dict[str, float | int]:
     """``{"models_cached", "models_fetched", "models_trained", "train_seconds"}`` so far in this
     process (distinct models)."""
     counts = {s: sum(v == s for v in _STATUS.values()) for s in ("cached", "fetched", "trained")}
-    return {f"models_{s}": n for s, n in counts.items()} | {"train_seconds": round(_SECONDS[0], 1)}
+    return {f"models_{s}": n for s, n in counts.items()} | {"train_seconds": round(_seconds, 1)}
 
 
 def reset() -> None:
     """Forget everything counted (for tests)."""
+    global _seconds
     _STATUS.clear()
-    _SECONDS[0] = 0.0
+    _seconds = 0.0
