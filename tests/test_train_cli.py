@@ -95,3 +95,41 @@ def test_submitit_local_executor_trains_in_subprocesses(tmp_path, capsys):
         assert trained(c, progress=False).from_cache  # the jobs wrote the shared cache
     assert "Submitted 2 jobs to local" in capsys.readouterr().out
     assert list((tmp_path / "jobs").glob("*_result.pkl"))  # they really ran through submitit
+
+
+def test_budget_cells_run_as_submitit_jobs_and_only_the_missing_ones(tmp_path, monkeypatch, capsys):
+    """``lvf budget --executor local`` submits one job per cell not computed yet: seed 0's
+    cell, computed here first, is kept as it is; seed 1's is computed in a subprocess with the
+    chapter's own protocol (the same fields as seed 0's) and trains into the shared cache. A
+    job that fails is reported with its reason and its log, and the others still finish."""
+    import json
+
+    from lvf.book import budget
+    from lvf.train.cli import budget_cells
+
+    monkeypatch.setenv("LVF_BUDGET", str(tmp_path / "budget"))
+    (seed0,) = budget.run("ch04", scale="tiny", multipliers=(1,), seeds=(0,), device="cpu")
+    before = seed0.read_bytes()
+    n_models = len(list((tmp_path / "cache" / "models").glob("*.pt")))
+    assert n_models > 0
+    assert budget.to_compute("ch04", scale="tiny", multipliers=(1,), seeds=(0, 1)) == [(1, 1)]
+    argv = ["budget", "ch04", "--scale", "tiny", "--multipliers", "1", "--seeds", "0", "1"]
+    assert main([*argv, "--executor", "local", "--folder", str(tmp_path / "jobs")]) == 0
+    out = capsys.readouterr().out
+    assert "1 cells to compute" in out and "Submitted 1 budget cell to local" in out
+    assert "[1/1] ch04/x1-seed1.json: done" in out
+    assert seed0.read_bytes() == before  # a computed cell is never recomputed
+    cell = json.loads((seed0.parent / "x1-seed1.json").read_text())
+    assert (cell["chapter"], cell["multiplier"], cell["seed"]) == ("ch04", 1, 1)
+    assert set(cell["values"]) == set(json.loads(before)["values"])
+    models = sorted((tmp_path / "cache" / "models").glob("*.pt"))
+    assert len(models) == 2 * n_models  # the job trained seed 1's models into the shared cache
+    assert list((tmp_path / "jobs").glob("*_result.pkl"))  # it really ran through submitit
+
+    results = budget_cells(
+        [("ch99", "tiny", 1, 0)], executor="local", folder=tmp_path / "jobs", echo=lambda _: None
+    )
+    assert results[0]["status"].startswith("failed") and "No budget study" in results[0]["status"]
+    assert results[0]["log"].endswith(".err")
+    with pytest.raises(ValueError, match="'local' or 'slurm'"):
+        budget_cells([("ch04", "tiny", 1, 0)], executor="inline")

@@ -45,6 +45,7 @@ __all__ = [
     "by_setting",
     "cost_hours",
     "figure",
+    "to_compute",
     "results_dir",
     "run",
     "scaled",
@@ -909,6 +910,36 @@ def _study(chapter: str) -> Study:
 def _cell(chapter: str, scale: str, multiplier: int, seed: int) -> Path:
     sub = chapter if scale == "book" else f"{chapter}-{scale}"
     return results_dir() / sub / f"x{multiplier}-seed{seed}.json"
+
+
+def to_compute(
+    chapter: str,
+    *,
+    scale: str | None = None,
+    multipliers: Sequence[int] = MULTIPLIERS,
+    seeds: Sequence[int] | None = None,
+    force: bool = False,
+) -> list[tuple[int, int]]:
+    """The ``(multiplier, seed)`` cells :func:`run` would compute, in its order: those not
+    computed yet, or every one with ``force``; seeds default to the chapter's at ``scale``.
+
+    >>> to_compute("ch08", multipliers=(4,), seeds=(99,))
+    [(4, 99)]
+    """
+    from lvf.book.scales import current_scale
+
+    study = _study(chapter)
+    scale = scale or current_scale()
+    if seeds is None:
+        from lvf.train.registry import chapter_settings
+
+        seeds = study.settings(chapter_settings(chapter, scale), scale)["SEEDS"]
+    return [
+        (int(m), int(s))
+        for m in multipliers
+        for s in seeds
+        if force or not _cell(chapter, scale, int(m), int(s)).exists()
+    ]
 
 
 def run(

@@ -6,12 +6,15 @@
     lvf train all --scale paper --executor slurm --partition gpu --gpus-per-node 1
     lvf train --list --scale book             # chapters and their model counts
     lvf checkpoints export DIR                # cached models + manifest, to publish
+    lvf budget ch06 --multipliers 16 --executor slurm --gpus-per-node 1   # a budget study
 
 ``lvf train`` first prints a plan (how many models, how many cached or published, an
 estimated training time), then trains what is missing, one model after the other or spread
 over a cluster by submitit (``--executor local|slurm``, one job per model). Every training goes
 through :func:`lvf.train.trained`, which fetches published checkpoints first and writes the
-shared cache atomically, so concurrent jobs never clobber one another.
+shared cache atomically, so concurrent jobs never clobber one another. ``lvf budget`` computes
+the cells of a budget study (:mod:`lvf.book.budget`) the same way: in this process, or one
+submitit job per (budget, seed) cell.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Plan", "main", "plan", "train_many"]
+__all__ = ["Plan", "budget_cells", "main", "plan", "train_many"]
 
 EXECUTORS = ("inline", "local", "slurm")
 _ENV = ("LVF_CACHE", "LVF_DATA", "LVF_OFFLINE", "LVF_CHECKPOINTS_URL", "LVF_THREADS")
@@ -168,6 +171,15 @@ def _executor(kind: str, folder: Path, parameters: dict[str, Any]):
     return executor
 
 
+def _reason(err: Exception) -> str:
+    """The job's own exception, ``"ValueError: ..."``, from submitit's ``FailedJobError``
+    (whose text is the job's traceback between two rules, then the paths of its logs)."""
+    text = str(err).strip()
+    parts = text.split("-" * 22)
+    lines = [line for line in (parts[1] if len(parts) > 2 else text).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(err).__name__
+
+
 def train_many(
     configs: Sequence[Any],
     *,
@@ -233,8 +245,7 @@ def train_many(
         try:
             r = job.result()
         except Exception as err:  # noqa: BLE001 - report every failed job, keep waiting
-            first = str(err).strip().splitlines()[-1:] or [type(err).__name__]
-            r = {"name": _entry(c).path.name, "status": f"failed: {first[0]}", "seconds": 0.0}
+            r = {"name": _entry(c).path.name, "status": f"failed: {_reason(err)}", "seconds": 0.0}
             r["log"] = str(job.paths.stderr)
         results.append(r)
         report(i, r)
@@ -258,13 +269,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--scale", choices=SCALES, default=None, help="default: $LVF_SCALE or book")
     t.add_argument("--list", action="store_true", help="list chapters and their model counts")
     t.add_argument("--plan", action="store_true", help="print the plan only, train nothing")
-    t.add_argument("--executor", choices=EXECUTORS, default="inline", help="default: inline")
-    t.add_argument("--folder", type=Path, help="submitit folder (default: <cache>/submitit)")
-    t.add_argument("--partition", help="SLURM partition")
-    t.add_argument("--gpus-per-node", type=int)
-    t.add_argument("--cpus-per-task", type=int)
-    t.add_argument("--timeout-min", type=int, default=24 * 60, help="per job (default 1440)")
-    t.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    _cluster_arguments(t, "model")
 
     c = sub.add_parser("checkpoints", help="publish cached models")
     csub = c.add_subparsers(dest="action", required=True)
@@ -291,8 +296,105 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the chapter's")
     b.add_argument("--force", action="store_true", help="recompute cells that exist")
     b.add_argument("--table", action="store_true", help="print the trends, compute nothing")
-    b.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    _cluster_arguments(b, "cell (budget, seed)")
     return top
+
+
+def _cluster_arguments(p: argparse.ArgumentParser, unit: str) -> None:
+    """Where the work runs: ``--executor`` and submitit's settings, and ``--device``."""
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="inline",
+        help=f"inline: one after the other in this process; local or slurm: one submitit job "
+        f"per {unit}, side by side (default: inline)",
+    )
+    p.add_argument("--folder", type=Path, help="submitit folder (default: <cache>/submitit)")
+    p.add_argument("--partition", help="SLURM partition")
+    p.add_argument("--gpus-per-node", type=int)
+    p.add_argument("--cpus-per-task", type=int)
+    p.add_argument("--timeout-min", type=int, default=24 * 60, help="per job (default 1440)")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+
+
+def _parameters(args) -> dict[str, Any]:
+    """submitit's ``update_parameters`` from the command line."""
+    parameters = dict(timeout_min=args.timeout_min, gpus_per_node=args.gpus_per_node)
+    return parameters | dict(cpus_per_task=args.cpus_per_task, slurm_partition=args.partition)
+
+
+def _cell_job(
+    chapter: str, scale: str, multiplier: int, seed: int, env: dict[str, str], device: str | None
+) -> dict[str, Any]:
+    """Compute one cell of a budget study; runs in a submitit job."""
+    os.environ.update(env)
+    from lvf.book import budget
+
+    start = time.perf_counter()
+    (path,) = budget.run(
+        chapter, scale=scale, multipliers=[multiplier], seeds=[seed], device=device, force=True
+    )
+    return {"name": f"{chapter}/{path.name}", "seconds": time.perf_counter() - start}
+
+
+def budget_cells(
+    cells: Sequence[tuple[str, str, int, int]],
+    *,
+    executor: str,
+    folder: str | os.PathLike[str] | None = None,
+    parameters: dict[str, Any] | None = None,
+    device: str | None = None,
+    echo: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Compute budget-study cells as submitit jobs, one per cell, side by side.
+
+    Parameters
+    ----------
+    cells
+        ``(chapter, scale, multiplier, seed)`` per cell (:func:`lvf.book.budget.to_compute`).
+        Each job computes its cell with :func:`lvf.book.budget.run` and writes the cell file
+        atomically; the models go to the shared cache (written atomically too). Cells that
+        need the same model (ch10 probes ch11's networks) may each train it once: run such
+        chapters one after the other to avoid the duplicate work.
+    executor
+        ``"local"`` (subprocesses of this machine) or ``"slurm"``.
+    folder, parameters, device, echo
+        As for :func:`train_many`.
+
+    Returns
+    -------
+    list of dict
+        ``{"name", "seconds"}`` per cell, in the order of ``cells``, with ``"status"``
+        ``"done"`` or ``"failed: <reason>"`` (and ``"log"``, the job's stderr, on failure).
+    """
+    from lvf.book.budget import results_dir
+    from lvf.cache import cache_dir
+
+    if executor not in EXECUTORS[1:]:
+        raise ValueError(
+            f"budget_cells runs submitit jobs: executor 'local' or 'slurm', got "
+            f"{executor!r} (for 'inline' call lvf.book.budget.run)."
+        )
+    env = {k: os.environ[k] for k in _ENV if k in os.environ}
+    env |= {"LVF_CACHE": str(cache_dir()), "LVF_BUDGET": str(results_dir()), "LVF_PROGRESS": "0"}
+    folder = Path(folder) if folder else cache_dir() / "submitit"
+    n = len(cells)
+    if not n:
+        return []
+    ex = _executor(executor, folder, dict(parameters or {}))
+    chapters, scales, ms, seeds = (list(col) for col in zip(*cells, strict=True))
+    jobs = ex.map_array(_cell_job, chapters, scales, ms, seeds, [env] * n, [device] * n)
+    echo(f"Submitted {n} budget cell{'s' if n != 1 else ''} to {executor} (logs in {folder}).")
+    results = []
+    for i, ((chapter, _, m, s), job) in enumerate(zip(cells, jobs, strict=True), 1):
+        try:
+            r = job.result() | {"status": "done"}
+        except Exception as err:  # noqa: BLE001 - report every failed job, keep waiting
+            r = {"name": f"{chapter}/x{m}-seed{s}.json", "status": f"failed: {_reason(err)}"}
+            r |= {"seconds": 0.0, "log": str(job.paths.stderr)}
+        results.append(r)
+        echo(f"[{i}/{n}] {r['name']}: {r['status']} ({r['seconds']:.0f} s)")
+    return results
 
 
 def _budget(args) -> int:
@@ -309,12 +411,38 @@ def _budget(args) -> int:
     from lvf.book.scales import current_scale
 
     scale = args.scale or current_scale()
+    multipliers = args.multipliers or budget.MULTIPLIERS
+    if not args.table and args.executor != "inline":
+        cells = []
+        for chapter in chapters:
+            todo = budget.to_compute(
+                chapter, scale=scale, multipliers=multipliers, seeds=args.seeds, force=args.force
+            )
+            cells += [(chapter, scale, m, s) for m, s in todo]
+        print(f"lvf budget {args.chapter} at scale {scale}: {len(cells)} cells to compute.")
+        results = budget_cells(
+            cells,
+            executor=args.executor,
+            folder=args.folder,
+            parameters=_parameters(args),
+            device=args.device,
+            echo=lambda line: print(line, flush=True),
+        )
+        failed = [r for r in results if r["status"] != "done"]
+        if failed:
+            print(
+                f"lvf budget: {len(failed)} of {len(results)} cells failed (e.g. "
+                f"{failed[0]['name']}; log {failed[0]['log']}); run the command again to "
+                "compute them.",
+                file=sys.stderr,
+            )
+            return 1
     for chapter in chapters:
-        if not args.table:
+        if not args.table and args.executor == "inline":
             budget.run(
                 chapter,
                 scale=scale,
-                multipliers=args.multipliers or budget.MULTIPLIERS,
+                multipliers=multipliers,
                 seeds=args.seeds,
                 device=args.device,
                 force=args.force,
@@ -377,13 +505,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"lvf train {' '.join(args.chapters)} at scale {scale}: {p.summary()}", flush=True)
     if args.plan or not (p.to_train or p.published):
         return 0
-    parameters = dict(timeout_min=args.timeout_min, gpus_per_node=args.gpus_per_node)
-    parameters |= dict(cpus_per_task=args.cpus_per_task, slurm_partition=args.partition)
     results = train_many(
         p.published + p.to_train,
         executor=args.executor,
         folder=args.folder,
-        parameters=parameters,
+        parameters=_parameters(args),
         device=args.device,
         echo=lambda line: print(line, flush=True),
     )
