@@ -605,3 +605,28 @@ def test_ch12_cell_is_the_chapters_fig17_measurement(tmp_path, monkeypatch):
     assert len(budget.STUDIES["ch12"].parts) == 8
     for p in budget.STUDIES["ch12"].parts:
         assert p.column in cell.index
+
+
+def test_plateau_sentence_names_the_first_budget_on_a_plateau(fake_study, monkeypatch):
+    assert "has a measure of the plateau yet" in budget.plateau_sentence("ch08")
+    # the fake loss drop is 0.1 / multiplier: 10 % at 1x, 2.5 % at 4x, 0.6 % at 16x
+    budget.run("ch08", scale="book", seeds=(0, 1, 2), device="cpu")
+    text = budget.plateau_sentence("ch08")
+    assert text.startswith("Training is on a plateau (a fall of the training loss under 5%")
+    assert "from 4× on" in text
+    assert "fell by at most 2.5% over its last quarter" in text
+
+    def still_falling(ns, multiplier, seed, device):
+        # 1x on a plateau by chance, 4x and 16x not: the sentence looks at the largest budget
+        drop = {1: 0.01, 4: 0.3, 16: 0.2 + 0.1 * seed}[multiplier]
+        return _fake_measure(ns, multiplier, seed, device) | {"loss_drop_last_quarter": drop}
+
+    monkeypatch.setitem(budget.STUDIES, "ch08",
+                        dataclasses.replace(fake_study, measure=still_falling))  # fmt: skip
+    budget.run("ch08", scale="book", seeds=(0, 1, 2), force=True)
+    text = budget.plateau_sentence("ch08")
+    assert text.startswith("No budget up to 16× brings training to a plateau")
+    assert text.endswith(
+        "at 16× every seed still has a run whose loss fell by at least 20% over its last quarter."
+    )
+    assert "has a measure" in budget.plateau_sentence("ch08", column="absent")

@@ -45,6 +45,7 @@ __all__ = [
     "by_setting",
     "cost_hours",
     "figure",
+    "plateau_sentence",
     "to_compute",
     "results_dir",
     "run",
@@ -1096,6 +1097,50 @@ def by_setting(chapter: str, measures: Sequence[str], scale: str = "book"):
         return pd.DataFrame(columns=list(measures), index=index)
     long = pd.DataFrame(rows).set_index(["multiplier", "setting", "measure"]).value
     return long.unstack("measure").reindex(columns=list(measures))
+
+
+def plateau_sentence(
+    chapter: str, column: str = "loss_drop_last_quarter", scale: str = "book"
+) -> str:
+    """Has training reached a plateau, and from which budget? The answer in one sentence.
+
+    A budget is on a plateau when every seed's ``column`` (the relative fall of the training
+    loss over the last quarter of the run, :func:`lvf.train.loss_drop`; for a cell of several
+    models, its largest, e.g. ``loss_drop_last_quarter_max@mnist``) is below
+    :data:`lvf.train.PLATEAU`. The sentence names the smallest budget from which every larger
+    one is on a plateau too, or, when the largest budget is not, the least of its seeds' values:
+    every seed still fell at least that much.
+
+    Parameters
+    ----------
+    chapter
+        A key of :data:`STUDIES`.
+    column
+        The per-cell plateau measure.
+    """
+    from lvf.train import PLATEAU
+
+    cells = table(chapter, scale)
+    if cells.empty or column not in cells:
+        return f"No budget of {chapter}'s study has a measure of the plateau yet."
+    drops = cells[["multiplier", column]].dropna().groupby("multiplier")[column]
+    worst, least = drops.max(), drops.min()
+    flat = worst < PLATEAU
+    top = int(worst.index.max())
+    rule = f"a fall of the training loss under {PLATEAU:.0%} over the last quarter of the run"
+    if flat.iloc[-1]:
+        # the smallest budget from which every budget is on a plateau
+        last_falling = flat.index[~flat].max() if (~flat).any() else -math.inf
+        first = int(flat.index[flat.index > last_falling].min())
+        return (
+            f"Training is on a plateau ({rule}) from {first}× on: at every budget from there, "
+            f"the loss of every run of every seed fell by at most "
+            f"{worst.loc[first:].max():.1%} over its last quarter."
+        )
+    return (
+        f"No budget up to {top}× brings training to a plateau ({rule}): at {top}× every seed "
+        f"still has a run whose loss fell by at least {least.loc[top]:.0%} over its last quarter."
+    )
 
 
 def verdicts(chapter: str, scale: str = "book") -> dict[tuple[str, str], dict[int, Any]]:
