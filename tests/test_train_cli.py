@@ -116,7 +116,7 @@ def test_budget_cells_run_as_submitit_jobs_and_only_the_missing_ones(tmp_path, m
     argv = ["budget", "ch04", "--scale", "tiny", "--multipliers", "1", "--seeds", "0", "1"]
     assert main([*argv, "--executor", "local", "--folder", str(tmp_path / "jobs")]) == 0
     out = capsys.readouterr().out
-    assert "1 cells to compute" in out and "Submitted 1 budget cell to local" in out
+    assert "1 cell to compute" in out and "Submitted 1 budget cell to local" in out
     assert "[1/1] ch04/x1-seed1.json: done" in out
     assert seed0.read_bytes() == before  # a computed cell is never recomputed
     cell = json.loads((seed0.parent / "x1-seed1.json").read_text())

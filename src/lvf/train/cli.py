@@ -419,7 +419,8 @@ def _budget(args) -> int:
                 chapter, scale=scale, multipliers=multipliers, seeds=args.seeds, force=args.force
             )
             cells += [(chapter, scale, m, s) for m, s in todo]
-        print(f"lvf budget {args.chapter} at scale {scale}: {len(cells)} cells to compute.")
+        noun = "cell" if len(cells) == 1 else "cells"
+        print(f"lvf budget {args.chapter} at scale {scale}: {len(cells)} {noun} to compute.")
         results = budget_cells(
             cells,
             executor=args.executor,
