@@ -630,3 +630,20 @@ def test_plateau_sentence_names_the_first_budget_on_a_plateau(fake_study, monkey
         "at 16× every seed still has a run whose loss fell by at least 20% over its last quarter."
     )
     assert "has a measure" in budget.plateau_sentence("ch08", column="absent")
+
+
+def test_ch07_cell_counts_the_training_of_the_models_it_found(tmp_path, monkeypatch):
+    """A memorization cell reports its models' training seconds, and those it found in the
+    cache apart (a cell whose models were trained ahead, or by ch07 for ch06, costs its
+    training all the same: ``cost_hours`` adds them)."""
+    monkeypatch.setenv("LVF_BUDGET", str(tmp_path / "budget"))
+    monkeypatch.setenv("LVF_CACHE", str(tmp_path / "cache"))
+    budget.run("ch07", scale="tiny", multipliers=(1,), seeds=(0,), device="cpu")
+    first = budget.table("ch07", "tiny").iloc[0]
+    assert first.train_seconds > 0 and first.train_seconds_cached == 0
+    budget.run("ch07", scale="tiny", multipliers=(1,), seeds=(0,), device="cpu", force=True)
+    again = budget.table("ch07", "tiny").iloc[0]
+    assert again.train_seconds_cached == pytest.approx(first.train_seconds)
+    assert budget.cost_hours("ch07", "tiny") == pytest.approx(
+        (again.seconds + first.train_seconds) / 3600
+    )

@@ -562,11 +562,14 @@ _CH06 = {  # record id: (x, y, the paper's direction, the part's name), as ch06'
 
 
 def _sweep_cell(settings, seed: int, S: dict, device: str, trends: dict) -> dict[str, float]:
-    """Train and probe one seed of a grid; one Spearman trend per (claim, dataset)."""
+    """Train and probe one seed of a grid; one Spearman trend per (claim, dataset), and the
+    training seconds of the grid's models (``train_seconds``; ``train_seconds_cached`` for
+    those found in the cache, trained by another cell or ahead of the cell)."""
     from lvf.book.verdicts import trend_effect
     from lvf.protocols.memorization import sweep
-    from lvf.train import trained
+    from lvf.train import seeded, trained
 
+    found = [seeded(cfg, seed).cache_path().is_file() for _, cfg, _ in settings]
     sw = sweep(settings, seeds=[seed], starts=S["starts"], max_steps=S["max_steps"],
                device=device)  # fmt: skip
     res = sw.results
@@ -582,7 +585,11 @@ def _sweep_cell(settings, seed: int, S: dict, device: str, trends: dict) -> dict
         ]
         out[f"loss_drop_last_quarter_max@{name}"] = float(max(drops))
         out[f"epochs@{name}"] = int(g.epochs.max())
-    return out
+    times = [
+        _train_time(trained(seeded(cfg, seed), device=device, progress=False), cached=was)
+        for (_, cfg, _), was in zip(settings, found, strict=True)
+    ]
+    return out | {k: sum(t[k] for t in times) for k in ("train_seconds", "train_seconds_cached")}
 
 
 def _ch06(ns: dict, multiplier: int, seed: int, device: str) -> dict[str, float]:
