@@ -572,6 +572,7 @@ def _sweep_cell(settings, seed: int, S: dict, device: str, trends: dict) -> dict
     found = [seeded(cfg, seed).cache_path().is_file() for _, cfg, _ in settings]
     sw = sweep(settings, seeds=[seed], starts=S["starts"], max_steps=S["max_steps"],
                device=device)  # fmt: skip
+    runs = [trained(seeded(cfg, seed), device=device, progress=False) for _, cfg, _ in settings]
     res = sw.results
     out: dict[str, float] = {}
     for name, g in res.groupby("dataset", sort=False):
@@ -579,16 +580,13 @@ def _sweep_cell(settings, seed: int, S: dict, device: str, trends: dict) -> dict
             out[f"{cid}@{name}"] = trend_effect(g[x], g[y])
         out[f"converged_min@{name}"] = float(g.converged.min())
         drops = [
-            _loss_diagnostics(trained(c, device=device, progress=False))["loss_drop_last_quarter"]
-            for key, c in sw.configs.items()
-            if key[0] == name
+            _loss_diagnostics(run)["loss_drop_last_quarter"]
+            for (labels, _, _), run in zip(settings, runs, strict=True)
+            if labels["dataset"] == name
         ]
         out[f"loss_drop_last_quarter_max@{name}"] = float(max(drops))
         out[f"epochs@{name}"] = int(g.epochs.max())
-    times = [
-        _train_time(trained(seeded(cfg, seed), device=device, progress=False), cached=was)
-        for (_, cfg, _), was in zip(settings, found, strict=True)
-    ]
+    times = [_train_time(run, cached=was) for run, was in zip(runs, found, strict=True)]
     return out | {k: sum(t[k] for t in times) for k in ("train_seconds", "train_seconds_cached")}
 
 
