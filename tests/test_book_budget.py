@@ -345,6 +345,25 @@ def test_budget_with_one_seed_waits(fake_study):
     assert budget.summary("ch08").loc[("fig3d-chamfer-increases", "flat"), "seeds"] == "3/1"
 
 
+def test_a_budget_with_fewer_seeds_than_the_others_waits(fake_study):
+    """Two of three seeds would give a verdict, but on a wider interval than its neighbours':
+    the budget waits, the summary and the sentence say so, and its seeds enter the trend."""
+    budget.run("ch08", scale="book", seeds=(0, 1, 2), multipliers=(1,))
+    budget.run("ch08", scale="book", seeds=(0, 1), multipliers=(4,))
+    assert budget.waiting("ch08") == {4: (2, 3)}
+    judged = budget.verdicts("ch08")
+    assert set(judged["fig3b-memorize-then-generalize", "grows"]) == {1}
+    assert budget.summary("ch08").loc[("fig3d-chamfer-increases", "flat"), "4×"] == (
+        "waits (2 of 3 seeds)"
+    )
+    said = budget.sentence("ch08")
+    assert "The 4× budget has 2 of its 3 seeds so far and is not judged yet" in said
+    assert "From 1× to 4×" in said and "No verdict changes" not in said
+    budget.run("ch08", scale="book", seeds=(2,), multipliers=(4,))
+    assert budget.waiting("ch08") == {}
+    assert set(budget.verdicts("ch08")["fig3b-memorize-then-generalize", "grows"]) == {1, 4}
+
+
 def test_a_claim_of_many_parts_is_grouped_by_trend_in_the_report():
     from lvf.book.budget import _claim_line
 

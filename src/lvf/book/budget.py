@@ -57,6 +57,7 @@ __all__ = [
     "trend_of",
     "claim_trends",
     "verdicts",
+    "waiting",
 ]
 
 MULTIPLIERS: tuple[int, ...] = (1, 4, 16)
@@ -1148,23 +1149,38 @@ def plateau_sentence(
     )
 
 
+def waiting(chapter: str, scale: str = "book") -> dict[int, tuple[int, int]]:
+    """The budgets that wait for seeds before they are judged: ``{multiplier: (computed,
+    wanted)}``, where ``wanted`` is the seed count of the study's most complete budget (at
+    least 2). A verdict on fewer seeds has a wider interval, so a budget judged on fewer
+    seeds than the others could change its verdict for that reason alone."""
+    df = table(chapter, scale)
+    if df.empty:
+        return {}
+    counts = df.groupby("multiplier").size()
+    wanted = max(2, int(counts.max()))
+    return {int(m): (int(n), wanted) for m, n in counts.items() if n < wanted}
+
+
 def verdicts(chapter: str, scale: str = "book") -> dict[tuple[str, str], dict[int, Any]]:
     """The book's verdict (:func:`lvf.book.verdicts.judge`) of every part at every budget.
 
     Returns
     -------
     dict
-        ``{(claim, part label): {multiplier: Verdict}}``; a budget with fewer than 2 seeds
-        computed has no verdict yet.
+        ``{(claim, part label): {multiplier: Verdict}}``. A budget still being computed has
+        no verdict yet (:func:`waiting`): one with fewer seeds than the study's most complete
+        budget, or than 2, would differ from the others by its seeds, not by its budget.
     """
     from lvf.book.verdicts import judge
 
     df = table(chapter, scale)
+    wait = waiting(chapter, scale)
     out: dict[tuple[str, str], dict[int, Any]] = {}
     for p in _study(chapter).parts:
         by = {}
         for m, g in df.groupby("multiplier", sort=True):
-            if len(g) < 2:  # a verdict needs two seeds; a budget still being computed waits
+            if int(m) in wait:
                 continue
             by[int(m)] = judge(
                 g[p.column].tolist(), smallest=p.smallest, direction=p.direction,
@@ -1336,13 +1352,17 @@ def summary(chapter: str, scale: str = "book"):
 
     df = table(chapter, scale)
     judged, trends = verdicts(chapter, scale), trend(chapter, scale)
+    wait = waiting(chapter, scale)
     budgets = sorted(set(df.multiplier.astype(int))) if not df.empty else []
     rows = []
     for p in _study(chapter).parts:
         row: dict[str, Any] = {"claim": p.claim, "part": p.label}
         for m in budgets:
             v = judged[p.claim, p.label].get(m)
-            row[f"{m}×"] = f"{v.label} ({v.estimate:+.2f})" if v is not None else ""
+            if v is not None:
+                row[f"{m}×"] = f"{v.label} ({v.estimate:+.2f})"
+            else:
+                row[f"{m}×"] = "waits ({} of {} seeds)".format(*wait[m]) if m in wait else ""
         t = trends[p.claim, p.label]
         row["trend"] = t["trend"]
         row["slope per 2×"] = (
@@ -1364,8 +1384,10 @@ def sentence(chapter: str, scale: str = "book") -> str:
     if df.empty:
         return f"No budget study has been computed for {chapter} yet (`lvf budget {chapter}`)."
     judged, trends = verdicts(chapter, scale), trend(chapter, scale)
+    wait = waiting(chapter, scale)
     budgets = sorted(set(df.multiplier.astype(int)))
-    lo, hi = budgets[0], budgets[-1]
+    lo, top = budgets[0], budgets[-1]
+    hi = max((m for m in budgets if m not in wait), default=lo)  # the largest judged
     groups: dict[str, list[str]] = {}
     changed = []
     for p in _study(chapter).parts:
@@ -1378,9 +1400,14 @@ def sentence(chapter: str, scale: str = "book") -> str:
         for trend_label in (*TRENDS, "undefined")
         if (labels := groups.get(trend_label))
     ]
-    text = f"From {lo}× to {hi}× the study's base budget: " + "".join(said)
+    text = f"From {lo}× to {top}× the study's base budget: " + "".join(said)
     if changed:
         text += f"Verdicts that change between {lo}× and {hi}×: " + "; ".join(changed) + "."
-    else:
+    elif hi > lo:
         text += f"No verdict changes between {lo}× and {hi}×."
+    for m, (n, wanted) in sorted(wait.items()):
+        text += (
+            f" The {m}× budget has {n} of its {wanted} seeds so far and is not judged yet"
+            " (its seeds enter the trend)."
+        )
     return text
