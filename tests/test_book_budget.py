@@ -359,6 +359,10 @@ def test_a_budget_with_fewer_seeds_than_the_others_waits(fake_study):
     said = budget.sentence("ch08")
     assert "The 4× budget has 2 of its 3 seeds so far and is not judged yet" in said
     assert "From 1× to 4×" in said and "No verdict changes" not in said
+    # the fake loss drop is 10 % at 1x, 2.5 % at 4x: 4x with 2 seeds does not make a plateau
+    flat = budget.plateau_sentence("ch08")
+    assert flat.startswith("No budget up to 1× brings training to a plateau")
+    assert flat.endswith("The 4× budget has 2 of its 3 seeds so far and is left out.")
     budget.run("ch08", scale="book", seeds=(2,), multipliers=(4,))
     assert budget.waiting("ch08") == {}
     assert set(budget.verdicts("ch08")["fig3b-memorize-then-generalize", "grows"]) == {1, 4}

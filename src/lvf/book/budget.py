@@ -1115,7 +1115,8 @@ def plateau_sentence(
     models, its largest, e.g. ``loss_drop_last_quarter_max@mnist``) is below
     :data:`lvf.train.PLATEAU`. The sentence names the smallest budget from which every larger
     one is on a plateau too, or, when the largest budget is not, the least of its seeds' values:
-    every seed still fell at least that much.
+    every seed still fell at least that much. A budget that waits for seeds (:func:`waiting`)
+    is left out, and the sentence says so.
 
     Parameters
     ----------
@@ -1127,8 +1128,15 @@ def plateau_sentence(
     from lvf.train import PLATEAU
 
     cells = table(chapter, scale)
+    wait = waiting(chapter, scale)
+    note = "".join(
+        f" The {m}× budget has {n} of its {wanted} seeds so far and is left out."
+        for m, (n, wanted) in sorted(wait.items())
+    )
+    if not cells.empty:
+        cells = cells[~cells.multiplier.astype(int).isin(list(wait))]
     if cells.empty or column not in cells:
-        return f"No budget of {chapter}'s study has a measure of the plateau yet."
+        return f"No budget of {chapter}'s study has a measure of the plateau yet.{note}"
     drops = cells[["multiplier", column]].dropna().groupby("multiplier")[column]
     worst, least = drops.max(), drops.min()
     flat = worst < PLATEAU
@@ -1141,11 +1149,12 @@ def plateau_sentence(
         return (
             f"Training is on a plateau ({rule}) from {first}× on: at every budget from there, "
             f"the loss of every run of every seed fell by at most "
-            f"{worst.loc[first:].max():.1%} over its last quarter."
+            f"{worst.loc[first:].max():.1%} over its last quarter.{note}"
         )
     return (
         f"No budget up to {top}× brings training to a plateau ({rule}): at {top}× every seed "
-        f"still has a run whose loss fell by at least {least.loc[top]:.0%} over its last quarter."
+        f"still has a run whose loss fell by at least {least.loc[top]:.0%} over its last "
+        f"quarter.{note}"
     )
 
 
