@@ -1129,10 +1129,7 @@ def plateau_sentence(
 
     cells = table(chapter, scale)
     wait = waiting(chapter, scale)
-    note = "".join(
-        f" The {m}× budget has {n} of its {wanted} seeds so far and is left out."
-        for m, (n, wanted) in sorted(wait.items())
-    )
+    note = _waiting_note(wait, "is left out")
     if not cells.empty:
         cells = cells[~cells.multiplier.astype(int).isin(list(wait))]
     if cells.empty or column not in cells:
@@ -1169,6 +1166,15 @@ def waiting(chapter: str, scale: str = "book") -> dict[int, tuple[int, int]]:
     counts = df.groupby("multiplier").size()
     wanted = max(2, int(counts.max()))
     return {int(m): (int(n), wanted) for m, n in counts.items() if n < wanted}
+
+
+def _waiting_note(wait: dict[int, tuple[int, int]], what: str) -> str:
+    """`` The 16× budget has 2 of its 3 seeds so far and <what>.`` per budget of
+    :func:`waiting`; empty when none waits."""
+    return "".join(
+        f" The {m}× budget has {n} of its {wanted} seeds so far and {what}."
+        for m, (n, wanted) in sorted(wait.items())
+    )
 
 
 def verdicts(chapter: str, scale: str = "book") -> dict[tuple[str, str], dict[int, Any]]:
@@ -1414,9 +1420,4 @@ def sentence(chapter: str, scale: str = "book") -> str:
         text += f"Verdicts that change between {lo}× and {hi}×: " + "; ".join(changed) + "."
     elif hi > lo:
         text += f"No verdict changes between {lo}× and {hi}×."
-    for m, (n, wanted) in sorted(wait.items()):
-        text += (
-            f" The {m}× budget has {n} of its {wanted} seeds so far and is not judged yet"
-            " (its seeds enter the trend)."
-        )
-    return text
+    return text + _waiting_note(wait, "is not judged yet (its seeds enter the trend)")
