@@ -670,3 +670,76 @@ def test_ch07_cell_counts_the_training_of_the_models_it_found(tmp_path, monkeypa
     assert budget.cost_hours("ch07", "tiny") == pytest.approx(
         (again.seconds + first.train_seconds) / 3600
     )
+
+
+def test_settled_and_convergence_name_the_budget_from_which_nothing_changes(
+    fake_study, monkeypatch
+):
+    """The verdicts settle from the smallest budget whose verdicts every larger budget repeats;
+    a study whose two largest budgets disagree has not seen them settle. The book's budget is
+    converged when it reaches both that budget and the plateau's."""
+    assert budget.convergence().empty  # no study has results here
+
+    def settling(ns, multiplier, seed, device):
+        # 'grows' and 'falls' jump to the paper's effect from 4x on; 'flat' never moves
+        effect = (0.0 if multiplier == 1 else 0.9) + (-0.05, 0.0, 0.05)[seed]
+        return _fake_measure(ns, multiplier, seed, device) | {"grows": effect, "falls": -effect}
+
+    monkeypatch.setitem(budget.STUDIES, "ch08", dataclasses.replace(fake_study, measure=settling))
+    budget.run("ch08", scale="book", seeds=(0, 1, 2), device="cpu")
+    judged = budget.verdicts("ch08")
+    assert judged["fig3b-memorize-then-generalize", "grows"][1].label != "reproduced"
+    assert {judged["fig3b-memorize-then-generalize", "grows"][m].label for m in (4, 16)} == {
+        "reproduced"
+    }
+    assert budget.settled("ch08") == 4
+    row = budget.convergence().loc["ch08"]
+    # the fake loss drop is 0.1 / multiplier: on a plateau (under 5 %) from 4x
+    assert (row.budgets, row.book, row["verdicts settle from"], row["plateau from"]) == (
+        "1×/4×/16×",
+        1.0,
+        4,
+        4,
+    )
+    assert not row.converged
+    said = budget.convergence_sentence()
+    assert said.startswith("0 of the 1 budget studies find the book's budget converged")
+    assert "In ch08 both are reached, at a budget above the book's." in said
+
+    # the book trained at 4x (its n_train four times the study's reference): converged
+    study = dataclasses.replace(fake_study, measure=settling, reference={"n_train": 2000})
+    monkeypatch.setitem(budget.STUDIES, "ch08", study)
+    monkeypatch.setattr(
+        "lvf.train.registry.chapter_settings", lambda ch, scale: {"S": {"n_train": 8000}}
+    )
+    assert budget.convergence().loc["ch08"].converged
+    assert budget.convergence_sentence().startswith("1 of the 1 budget studies finds")
+
+    # a verdict that changes between the two largest budgets: nothing settles
+    def late(ns, multiplier, seed, device):
+        return settling(ns, multiplier, seed, device) | {"flat": 0.9 * (multiplier == 16)}
+
+    monkeypatch.setitem(budget.STUDIES, "ch08", dataclasses.replace(study, measure=late))
+    budget.run("ch08", scale="book", seeds=(0, 1, 2), force=True)
+    assert budget.settled("ch08") is None
+    assert math.isnan(budget.convergence().loc["ch08", "verdicts settle from"])
+    assert "In ch08 some verdict still changes between the two largest budgets" in (
+        budget.convergence_sentence()
+    )
+
+
+def test_the_plateau_of_a_sweep_cell_is_its_model_whose_loss_fell_most():
+    import pandas as pd
+
+    from lvf.book.budget import _plateau_budgets, _plateau_from
+
+    cells = pd.DataFrame({
+        "multiplier": [1, 1, 4, 4],
+        "loss_drop_last_quarter_max@mnist": [0.30, 0.02, 0.01, 0.03],
+        "loss_drop_last_quarter_max@fashion-mnist": [0.01, 0.20, 0.04, 0.02],
+    })  # fmt: skip
+    worst, least = _plateau_budgets(cells)
+    assert worst.to_dict() == {1: 0.30, 4: 0.04} and least.to_dict() == {1: 0.20, 4: 0.03}
+    assert _plateau_from(worst) == 4
+    assert _plateau_from(pd.Series({1: 0.01, 4: 0.2})) is None
+    assert _plateau_budgets(cells[["multiplier"]]) is None

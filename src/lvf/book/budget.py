@@ -43,6 +43,8 @@ __all__ = [
     "Study",
     "by_budget",
     "by_setting",
+    "convergence",
+    "convergence_sentence",
     "cost_hours",
     "figure",
     "plateau_sentence",
@@ -50,6 +52,7 @@ __all__ = [
     "results_dir",
     "run",
     "scaled",
+    "settled",
     "sentence",
     "summary",
     "table",
@@ -1105,9 +1108,41 @@ def by_setting(chapter: str, measures: Sequence[str], scale: str = "book"):
     return long.unstack("measure").reindex(columns=list(measures))
 
 
-def plateau_sentence(
-    chapter: str, column: str = "loss_drop_last_quarter", scale: str = "book"
-) -> str:
+def _plateau_measure(cells, column: str | None = None):
+    """Each cell's plateau measure: ``column``, or by default ``loss_drop_last_quarter`` where
+    the cell trained one model and the largest ``loss_drop_last_quarter_max@<dataset>`` where
+    it trained a sweep per dataset (ch06, ch07). ``None`` when the cells have no such column."""
+    if column is not None:
+        return cells[column] if column in cells else None
+    if "loss_drop_last_quarter" in cells:
+        return cells["loss_drop_last_quarter"]
+    sweep = [c for c in cells.columns if c.startswith("loss_drop_last_quarter_max@")]
+    return cells[sweep].max(axis=1) if sweep else None
+
+
+def _plateau_budgets(cells, column: str | None = None):
+    """``(worst, least)``: per budget, the largest and the smallest plateau measure over its
+    seeds (Series indexed by multiplier), or ``None`` when the cells have no measure."""
+    measure = _plateau_measure(cells, column)
+    if measure is None or measure.dropna().empty:
+        return None
+    drops = measure.groupby(cells.multiplier.astype(int)).agg(["max", "min"]).dropna()
+    return drops["max"], drops["min"]
+
+
+def _plateau_from(worst) -> int | None:
+    """The smallest budget from which every larger budget is on a plateau (its ``worst`` seed
+    fell by less than :data:`lvf.train.PLATEAU`), or ``None`` when the largest is not."""
+    from lvf.train import PLATEAU
+
+    flat = worst < PLATEAU
+    if not flat.iloc[-1]:
+        return None
+    last_falling = flat.index[~flat].max() if (~flat).any() else -math.inf
+    return int(flat.index[flat.index > last_falling].min())
+
+
+def plateau_sentence(chapter: str, column: str | None = None, scale: str = "book") -> str:
     """Has training reached a plateau, and from which budget? The answer in one sentence.
 
     A budget is on a plateau when every seed's ``column`` (the relative fall of the training
@@ -1123,7 +1158,7 @@ def plateau_sentence(
     chapter
         A key of :data:`STUDIES`.
     column
-        The per-cell plateau measure.
+        The per-cell plateau measure; by default the study's own (:func:`_plateau_measure`).
     """
     from lvf.train import PLATEAU
 
@@ -1132,17 +1167,14 @@ def plateau_sentence(
     note = _waiting_note(wait, "is left out")
     if not cells.empty:
         cells = cells[~cells.multiplier.astype(int).isin(list(wait))]
-    if cells.empty or column not in cells:
+    budgets = None if cells.empty else _plateau_budgets(cells, column)
+    if budgets is None:
         return f"No budget of {chapter}'s study has a measure of the plateau yet.{note}"
-    drops = cells[["multiplier", column]].dropna().groupby("multiplier")[column]
-    worst, least = drops.max(), drops.min()
-    flat = worst < PLATEAU
+    worst, least = budgets
     top = int(worst.index.max())
     rule = f"a fall of the training loss under {PLATEAU:.0%} over the last quarter of the run"
-    if flat.iloc[-1]:
-        # the smallest budget from which every budget is on a plateau
-        last_falling = flat.index[~flat].max() if (~flat).any() else -math.inf
-        first = int(flat.index[flat.index > last_falling].min())
+    first = _plateau_from(worst)
+    if first is not None:
         return (
             f"Training is on a plateau ({rule}) from {first}× on: at every budget from there, "
             f"the loss of every run of every seed fell by at most "
@@ -1203,6 +1235,99 @@ def verdicts(chapter: str, scale: str = "book") -> dict[tuple[str, str], dict[in
             )  # fmt: skip
         out[p.claim, p.label] = by
     return out
+
+
+def settled(chapter: str, scale: str = "book") -> int | None:
+    """The smallest budget from which no part's verdict changes any more: every part has the
+    same verdict at that budget and at every larger one the study judged. ``None`` when the
+    verdicts still change between the two largest budgets (or fewer than two are judged):
+    the study has not seen them settle."""
+    labels: dict[int, list[str]] = {}
+    for by in verdicts(chapter, scale).values():
+        for m, v in by.items():
+            labels.setdefault(m, []).append(v.label)
+    budgets = sorted(labels)
+    if len(budgets) < 2 or labels[budgets[-1]] != labels[budgets[-2]]:
+        return None
+    first = budgets[-1]
+    for m in reversed(budgets[:-1]):
+        if labels[m] != labels[budgets[-1]]:
+            break
+        first = m
+    return first
+
+
+def convergence(scale: str = "book"):
+    """Has every study found a budget that settles its verdicts on converged training?
+
+    One row per study: the budget the book's chapter trains at (``book``, on the study's
+    axis, :meth:`Study.book_multiplier`), the budget from which its verdicts stop changing
+    (:func:`settled`), the budget from which its training is on a plateau (``plateau from``,
+    as in :func:`plateau_sentence`) and ``converged``: whether the book's budget is at least
+    both, so that its verdicts would not change with more training and its models have
+    stopped learning. Budgets that wait for seeds are left out of both measures.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by chapter; budgets as multipliers, ``NaN`` where the study has not reached it.
+    """
+    import pandas as pd
+
+    from lvf.train.registry import chapter_settings
+
+    rows = []
+    for ch, study in sorted(STUDIES.items()):
+        cells = table(ch, scale)
+        if cells.empty:
+            continue
+        wait = waiting(ch, scale)
+        judged = cells[~cells.multiplier.astype(int).isin(list(wait))]
+        budgets = _plateau_budgets(judged)
+        flat = None if budgets is None else _plateau_from(budgets[0])
+        book = study.book_multiplier(chapter_settings(ch, scale), scale)
+        stable = settled(ch, scale)
+        rows.append({
+            "chapter": ch,
+            "budgets": "/".join(f"{m}×" for m in sorted(cells.multiplier.astype(int).unique())),
+            "book": book,
+            "verdicts settle from": math.nan if stable is None else stable,
+            "plateau from": math.nan if flat is None else flat,
+            "converged": stable is not None and flat is not None and book >= max(stable, flat),
+        })  # fmt: skip
+    columns = ["chapter", "budgets", "book", "verdicts settle from", "plateau from", "converged"]
+    return pd.DataFrame(rows, columns=columns).set_index("chapter")
+
+
+def convergence_sentence(scale: str = "book") -> str:
+    """:func:`convergence` in words: which studies' book budgets settle their verdicts on
+    converged training, and what the others lack."""
+    df = convergence(scale)
+    if df.empty:
+        return "No budget study has results yet."
+    ok = df.index[df.converged].tolist()
+    stable, flat = df["verdicts settle from"].notna(), df["plateau from"].notna()
+    unsettled = df.index[~stable].tolist()
+    falling = df.index[~flat].tolist()
+    short = df.index[~df.converged & stable & flat].tolist()
+    parts = [
+        f"{len(ok)} of the {len(df)} budget studies {'finds' if len(ok) == 1 else 'find'} the "
+        "book's budget converged (its "
+        f"verdicts no longer change with the budget and its training is on a plateau)"
+        + (f": {', '.join(ok)}." if ok else ".")
+    ]
+    if unsettled:
+        parts.append(
+            f"In {', '.join(unsettled)} some verdict still changes between the two largest "
+            "budgets, so no budget from which they settle is known yet."
+        )
+    if falling:
+        parts.append(
+            f"In {', '.join(falling)} the training loss still falls at the largest budget."
+        )
+    if short:
+        parts.append(f"In {', '.join(short)} both are reached, at a budget above the book's.")
+    return " ".join(parts)
 
 
 def trend_of(multipliers: Sequence[float], effects: Sequence[float]) -> dict[str, float | str]:
