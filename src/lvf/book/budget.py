@@ -1312,9 +1312,8 @@ def convergence_sentence(scale: str = "book") -> str:
     short = df.index[~df.converged & stable & flat].tolist()
     parts = [
         f"{len(ok)} of the {len(df)} budget studies {'finds' if len(ok) == 1 else 'find'} the "
-        "book's budget converged (its "
-        f"verdicts no longer change with the budget and its training is on a plateau)"
-        + (f": {', '.join(ok)}." if ok else ".")
+        "book's budget converged (its verdicts no longer change with the budget and its "
+        "training is on a plateau)" + (f": {', '.join(ok)}." if ok else ".")
     ]
     if unsettled:
         parts.append(
