@@ -1162,11 +1162,8 @@ def plateau_sentence(chapter: str, column: str | None = None, scale: str = "book
     """
     from lvf.train import PLATEAU
 
-    cells = table(chapter, scale)
-    wait = waiting(chapter, scale)
+    cells, wait = _judged(chapter, scale)
     note = _waiting_note(wait, "is left out")
-    if not cells.empty:
-        cells = cells[~cells.multiplier.astype(int).isin(list(wait))]
     budgets = None if cells.empty else _plateau_budgets(cells, column)
     if budgets is None:
         return f"No budget of {chapter}'s study has a measure of the plateau yet.{note}"
@@ -1192,12 +1189,26 @@ def waiting(chapter: str, scale: str = "book") -> dict[int, tuple[int, int]]:
     wanted)}``, where ``wanted`` is the seed count of the study's most complete budget (at
     least 2). A verdict on fewer seeds has a wider interval, so a budget judged on fewer
     seeds than the others could change its verdict for that reason alone."""
-    df = table(chapter, scale)
-    if df.empty:
+    return _waiting_in(table(chapter, scale))
+
+
+def _waiting_in(cells) -> dict[int, tuple[int, int]]:
+    """:func:`waiting` of a frame of cells (:func:`table`)."""
+    if cells.empty:
         return {}
-    counts = df.groupby("multiplier").size()
+    counts = cells.groupby("multiplier").size()
     wanted = max(2, int(counts.max()))
     return {int(m): (int(n), wanted) for m, n in counts.items() if n < wanted}
+
+
+def _judged(chapter: str, scale: str):
+    """``(cells, wait)``: the study's cells (:func:`table`) without the budgets that wait for
+    seeds, and those budgets (:func:`waiting`)."""
+    cells = table(chapter, scale)
+    wait = _waiting_in(cells)
+    if wait:
+        cells = cells[~cells.multiplier.astype(int).isin(list(wait))]
+    return cells, wait
 
 
 def _waiting_note(wait: dict[int, tuple[int, int]], what: str) -> str:
@@ -1221,14 +1232,11 @@ def verdicts(chapter: str, scale: str = "book") -> dict[tuple[str, str], dict[in
     """
     from lvf.book.verdicts import judge
 
-    df = table(chapter, scale)
-    wait = waiting(chapter, scale)
+    df, _ = _judged(chapter, scale)
     out: dict[tuple[str, str], dict[int, Any]] = {}
     for p in _study(chapter).parts:
         by = {}
         for m, g in df.groupby("multiplier", sort=True):
-            if int(m) in wait:
-                continue
             by[int(m)] = judge(
                 g[p.column].tolist(), smallest=p.smallest, direction=p.direction,
                 measure=p.label,
@@ -1247,14 +1255,14 @@ def settled(chapter: str, scale: str = "book") -> int | None:
         for m, v in by.items():
             labels.setdefault(m, []).append(v.label)
     budgets = sorted(labels)
-    if len(budgets) < 2 or labels[budgets[-1]] != labels[budgets[-2]]:
+    if not budgets:
         return None
-    first = budgets[-1]
+    first = top = budgets[-1]
     for m in reversed(budgets[:-1]):
-        if labels[m] != labels[budgets[-1]]:
+        if labels[m] != labels[top]:
             break
         first = m
-    return first
+    return None if first == top else first
 
 
 def convergence(scale: str = "book"):
@@ -1281,8 +1289,7 @@ def convergence(scale: str = "book"):
         cells = table(ch, scale)
         if cells.empty:
             continue
-        wait = waiting(ch, scale)
-        judged = cells[~cells.multiplier.astype(int).isin(list(wait))]
+        judged, _ = _judged(ch, scale)
         budgets = _plateau_budgets(judged)
         flat = None if budgets is None else _plateau_from(budgets[0])
         book = study.book_multiplier(chapter_settings(ch, scale), scale)
